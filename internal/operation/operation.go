@@ -1,0 +1,155 @@
+// Package operation is the one table of the web shop's operations. It feeds
+// the root function (which handlers a process serves), the local gateway
+// (which process serves a public path), the local stack (which processes to
+// run) and the checks of the Knative manifests (one Service per operation).
+package operation
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Domain is the bounded context an operation belongs to; each has its own database.
+type Domain string
+
+// The domains, with the saga living beside orders (it shares the order database).
+const (
+	Order   Domain = "order"
+	Stock   Domain = "stock"
+	Payment Domain = "payment"
+	Saga    Domain = "saga"
+)
+
+// Operation is one deployable function: a Knative Service in a cluster, an
+// operation a local process serves.
+type Operation struct {
+	Name   string   // Knative Service name, e.g. "stock-subtract"
+	Domain Domain   // which database it uses
+	Routes []string // public HTTP routes as net/http patterns, e.g. "POST /stock/subtract/{item_id}/{amount}"
+	// EventPath is where the broker delivers CloudEvents to an event operation
+	// (Trigger subscriber uri, relative to the Service). Empty for HTTP operations.
+	EventPath string
+	// Consumes are the CloudEvent types the operation's Triggers select.
+	Consumes []string
+}
+
+// Event reports whether the operation is a CloudEvent handler.
+func (o Operation) Event() bool { return o.EventPath != "" }
+
+// CloudEvent types of the checkout saga. The names follow the reverse-DNS
+// convention of the CloudEvents spec.
+const (
+	TypeCheckoutRequested  = "shop.checkout.requested"
+	TypeStockReserved      = "shop.stock.reserved"
+	TypeStockRejected      = "shop.stock.rejected"
+	TypePaymentDebited     = "shop.payment.debited"
+	TypePaymentRejected    = "shop.payment.rejected"
+	TypeCheckoutCompensate = "shop.checkout.compensate"
+	TypeStockReleased      = "shop.stock.released"
+	TypePaymentRefunded    = "shop.payment.refunded"
+	// TypePing is what a Knative PingSource emits; it drives the saga's recovery sweep.
+	TypePing = "dev.knative.sources.ping"
+)
+
+// All lists every operation. Order matters only for readability.
+var All = []Operation{
+	{Name: "stock-item-create", Domain: Stock, Routes: []string{"POST /stock/item/create/{price}"}},
+	{Name: "stock-find", Domain: Stock, Routes: []string{"GET /stock/find/{item_id}"}},
+	{Name: "stock-add", Domain: Stock, Routes: []string{"POST /stock/add/{item_id}/{amount}"}},
+	{Name: "stock-subtract", Domain: Stock, Routes: []string{"POST /stock/subtract/{item_id}/{amount}"}},
+	{Name: "stock-batch-init", Domain: Stock, Routes: []string{"POST /stock/batch_init/{n}/{starting_stock}/{item_price}"}},
+	{Name: "stock-reserve", Domain: Stock, EventPath: "/events/stock-reserve", Consumes: []string{TypeCheckoutRequested}},
+	{Name: "stock-release", Domain: Stock, EventPath: "/events/stock-release", Consumes: []string{TypeCheckoutCompensate}},
+
+	{Name: "payment-create-user", Domain: Payment, Routes: []string{"POST /payment/create_user"}},
+	{Name: "payment-find-user", Domain: Payment, Routes: []string{"GET /payment/find_user/{user_id}"}},
+	{Name: "payment-add-funds", Domain: Payment, Routes: []string{"POST /payment/add_funds/{user_id}/{amount}"}},
+	{Name: "payment-pay", Domain: Payment, Routes: []string{
+		"POST /payment/pay/{user_id}/{amount}",
+		"POST /payment/pay/{user_id}/{order_id}/{amount}",
+	}},
+	{Name: "payment-cancel", Domain: Payment, Routes: []string{"POST /payment/cancel/{user_id}/{order_id}"}},
+	{Name: "payment-status", Domain: Payment, Routes: []string{
+		"GET /payment/status/{user_id}/{order_id}",
+		"POST /payment/status/{user_id}/{order_id}",
+	}},
+	{Name: "payment-batch-init", Domain: Payment, Routes: []string{"POST /payment/batch_init/{n}/{starting_money}"}},
+	{Name: "payment-debit", Domain: Payment, EventPath: "/events/payment-debit", Consumes: []string{TypeCheckoutRequested}},
+	{Name: "payment-refund", Domain: Payment, EventPath: "/events/payment-refund", Consumes: []string{TypeCheckoutCompensate}},
+
+	{Name: "order-create", Domain: Order, Routes: []string{"POST /orders/create/{user_id}"}},
+	{Name: "order-find", Domain: Order, Routes: []string{"GET /orders/find/{order_id}"}},
+	{Name: "order-add-item", Domain: Order, Routes: []string{
+		"POST /orders/addItem/{order_id}/{item_id}/{quantity}",
+		"POST /orders/addItem/{order_id}/{item_id}",
+	}},
+	{Name: "order-remove-item", Domain: Order, Routes: []string{
+		"DELETE /orders/removeItem/{order_id}/{item_id}",
+		"POST /orders/removeItem/{order_id}/{item_id}",
+	}},
+	{Name: "order-remove", Domain: Order, Routes: []string{"DELETE /orders/remove/{order_id}"}},
+	{Name: "order-checkout", Domain: Order, Routes: []string{"POST /orders/checkout/{order_id}"}},
+	{Name: "order-batch-init", Domain: Order, Routes: []string{"POST /orders/batch_init/{n}/{n_items}/{n_users}/{item_price}"}},
+
+	// The saga's CloudEvent handler takes every reply of the checkout.
+	{Name: "saga-step", Domain: Saga, EventPath: "/events/saga-step", Consumes: []string{
+		TypeStockReserved, TypeStockRejected, TypePaymentDebited, TypePaymentRejected,
+		TypeStockReleased, TypePaymentRefunded,
+	}},
+	{Name: "saga-sweep", Domain: Saga, EventPath: "/events/saga-sweep", Consumes: []string{TypePing}},
+}
+
+// ByName finds an operation.
+func ByName(name string) (Operation, bool) {
+	i := slices.IndexFunc(All, func(o Operation) bool { return o.Name == name })
+	if i < 0 {
+		return Operation{}, false
+	}
+	return All[i], true
+}
+
+// Select resolves a FUNCTION setting: a comma-separated list of operation
+// names, domain names (every operation of that domain) or "all".
+func Select(setting string) ([]Operation, error) {
+	var out []Operation
+	add := func(o Operation) {
+		if !slices.ContainsFunc(out, func(x Operation) bool { return x.Name == o.Name }) {
+			out = append(out, o)
+		}
+	}
+	for _, word := range strings.Split(setting, ",") {
+		word = strings.TrimSpace(word)
+		switch {
+		case word == "":
+			continue
+		case word == "all":
+			for _, o := range All {
+				add(o)
+			}
+		case slices.ContainsFunc(All, func(o Operation) bool { return string(o.Domain) == word }):
+			for _, o := range All {
+				if string(o.Domain) == word {
+					add(o)
+				}
+			}
+		default:
+			o, ok := ByName(word)
+			if !ok {
+				return nil, fmt.Errorf("unknown operation or domain %q", word)
+			}
+			add(o)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("FUNCTION names no operation (%q)", setting)
+	}
+	return out, nil
+}
+
+// PathPrefix is the public path prefix of a route pattern ("/stock/", ...).
+func PathPrefix(route string) string {
+	_, path, _ := strings.Cut(route, " ")
+	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)
+	return "/" + parts[0] + "/"
+}
