@@ -1,0 +1,73 @@
+package function
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/wdm-knative/webshop/functions/order"
+	"github.com/wdm-knative/webshop/functions/payment"
+	"github.com/wdm-knative/webshop/functions/stock"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/saga"
+)
+
+// eventHandlers returns the CloudEvent handler of each event operation of
+// w.ops, keyed by operation name; Start mounts each at the operation's
+// EventPath. The handlers have the Knative func CloudEvent signature;
+// eventhttp serves them the way the broker's dispatcher expects (binary
+// mode, reply in the response, 5xx to retry, 400 to dead-letter).
+func eventHandlers(_ context.Context, w *wiring) (map[string]http.Handler, error) {
+	handlers := map[string]eventhttp.Handler{}
+	add := func(ops map[string]eventhttp.Handler) {
+		for name, h := range ops {
+			handlers[name] = h
+		}
+	}
+	if p := w.pool(operation.Stock); p != nil {
+		add(stock.NewEvents(stock.NewStore(p), w.log).Operations())
+	}
+	if p := w.pool(operation.Payment); p != nil {
+		add(payment.NewEvents(payment.NewStore(p), w.log).Operations())
+	}
+	if p := w.pool(operation.Saga); p != nil {
+		opts := saga.Options{StallAfter: w.cfg.SagaStallAfter, Deadline: w.cfg.SagaDeadline}
+		add(saga.NewEvents(saga.NewStore(p), w.sink(), opts, w.log).Operations())
+	}
+	out := map[string]http.Handler{}
+	for _, op := range w.ops {
+		if h, ok := handlers[op.Name]; ok && op.Event() {
+			out[op.Name] = eventhttp.New(op.Name, h, w.log)
+		}
+	}
+	return out, nil
+}
+
+// checkoutHandler returns the handler of POST /orders/checkout/{order_id}.
+// It starts the process's one saga outcome listener, stopped with the
+// function.
+func checkoutHandler(ctx context.Context, w *wiring) (http.Handler, error) {
+	sagas := saga.NewStore(w.pool(operation.Order))
+	outcomes := saga.NewOutcomes(w.cfg.OrderDSN, sagas, w.log)
+	listenCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		outcomes.Run(listenCtx)
+	}()
+	w.onStop = append(w.onStop, func(ctx context.Context) error {
+		cancel()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	return order.NewCheckout(sagas, outcomes, w.sink(), w.cfg.CheckoutTimeout, w.log), nil
+}
+
+// sink sends events to the broker's ingress (K_SINK).
+func (w *wiring) sink() eventhttp.Sender {
+	return eventhttp.Sender{URL: w.cfg.Sink, Client: w.client}
+}

@@ -1,0 +1,220 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+)
+
+// httpBroker is a minimal stand-in for the Knative Broker over real HTTP:
+// its ingress takes events at its URL (K_SINK), and each is POSTed in
+// binary mode to every operation whose Trigger selects its type, retried on
+// 5xx, with the reply in the response published in turn.
+type httpBroker struct {
+	t      *testing.T
+	srv    *httptest.Server
+	client *http.Client
+
+	mu          sync.Mutex
+	subscribers map[string]string // operation name -> base URL
+	inFlight    sync.WaitGroup
+}
+
+func newHTTPBroker(t *testing.T) *httpBroker {
+	b := &httpBroker{t: t, client: &http.Client{Timeout: 30 * time.Second}, subscribers: map[string]string{}}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := cehttp.NewEventFromHTTPRequest(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		b.publish(*e)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(b.srv.Close)
+	t.Cleanup(b.inFlight.Wait) // runs first: deliveries finish before servers close
+	return b
+}
+
+func (b *httpBroker) subscribe(base string, names ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, n := range names {
+		b.subscribers[n] = base
+	}
+}
+
+func (b *httpBroker) publish(e event.Event) {
+	for _, op := range operation.All {
+		for _, typ := range op.Consumes {
+			if typ != e.Type() {
+				continue
+			}
+			b.mu.Lock()
+			base := b.subscribers[op.Name]
+			b.mu.Unlock()
+			b.inFlight.Add(1)
+			go func() {
+				defer b.inFlight.Done()
+				b.deliver(base+op.EventPath, e)
+			}()
+		}
+	}
+}
+
+func (b *httpBroker) deliver(url string, e event.Event) {
+	for range 50 {
+		req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), url, e)
+		if err != nil {
+			b.t.Error(err)
+			return
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if resp.StatusCode >= 500 {
+			resp.Body.Close()
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if resp.StatusCode >= 300 {
+			b.t.Errorf("%s answered %d to %s", url, resp.StatusCode, e.Type())
+			resp.Body.Close()
+			return
+		}
+		if resp.Header.Get("Ce-Id") != "" {
+			reply, err := cehttp.NewEventFromHTTPResponse(resp)
+			if err != nil {
+				b.t.Errorf("reply of %s: %v", url, err)
+			} else {
+				b.publish(*reply)
+			}
+		}
+		resp.Body.Close()
+		return
+	}
+	b.t.Errorf("%s never took %s", url, e.Type())
+}
+
+// TestCheckoutThroughFunctions runs the saga across three Functions (stock,
+// payment, order+saga) wired by HTTP and a broker stand-in, as the local
+// stack does: events travel in binary mode, replies in responses.
+func TestCheckoutThroughFunctions(t *testing.T) {
+	b := newHTTPBroker(t)
+	_, stockSrv := started(t, Config{Function: "stock", StockDSN: testenv.NewDatabase(t)})
+	_, paySrv := started(t, Config{Function: "payment", PaymentDSN: testenv.NewDatabase(t)})
+	_, orderSrv := started(t, Config{
+		Function: "order,saga", OrderDSN: testenv.NewDatabase(t),
+		StockURL: stockSrv.URL, PaymentURL: paySrv.URL, Sink: b.srv.URL,
+		CheckoutTimeout: 20 * time.Second,
+	})
+	b.subscribe(stockSrv.URL, "stock-reserve", "stock-release")
+	b.subscribe(paySrv.URL, "payment-debit", "payment-refund")
+	b.subscribe(orderSrv.URL, "saga-step", "saga-sweep")
+
+	mustOK := func(method, url string) map[string]any {
+		t.Helper()
+		code, body := call(t, method, url)
+		if code != 200 {
+			t.Fatalf("%s %s = %d %v", method, url, code, body)
+		}
+		return body
+	}
+	item := mustOK("POST", stockSrv.URL+"/stock/item/create/2")["item_id"].(string)
+	mustOK("POST", stockSrv.URL+"/stock/add/"+item+"/3")
+	rich := mustOK("POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
+	mustOK("POST", paySrv.URL+"/payment/add_funds/"+rich+"/10")
+	poor := mustOK("POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
+	mustOK("POST", paySrv.URL+"/payment/add_funds/"+poor+"/1")
+
+	cases := []struct {
+		name       string
+		user       string
+		want       int
+		wantStock  float64
+		wantCredit float64
+	}{
+		{"not enough credit", poor, http.StatusBadRequest, 3, 1},
+		{"paid", rich, http.StatusOK, 1, 6},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := mustOK("POST", orderSrv.URL+"/orders/create/"+c.user)["order_id"].(string)
+			mustOK("POST", orderSrv.URL+"/orders/addItem/"+o+"/"+item+"/2")
+			if code, body := call(t, "POST", orderSrv.URL+"/orders/checkout/"+o); code != c.want {
+				t.Fatalf("checkout = %d %v, want %d", code, body, c.want)
+			}
+			if got := mustOK("GET", stockSrv.URL+"/stock/find/"+item)["stock"]; got != c.wantStock {
+				t.Errorf("stock %v, want %v", got, c.wantStock)
+			}
+			if got := mustOK("GET", paySrv.URL+"/payment/find_user/"+c.user)["credit"]; got != c.wantCredit {
+				t.Errorf("credit %v, want %v", got, c.wantCredit)
+			}
+		})
+	}
+
+	t.Run("a ping runs the sweep", func(t *testing.T) {
+		ping := event.New()
+		ping.SetID("ping-1")
+		ping.SetSource("/test/pingsource")
+		ping.SetType(operation.TypePing)
+		req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), orderSrv.URL+"/events/saga-sweep", ping)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("sweep answered %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("a malformed event is refused for good", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", orderSrv.URL+"/events/saga-step", strings.NewReader(`{}`))
+		req.Header.Set("Ce-Id", "x")
+		req.Header.Set("Ce-Source", "/test")
+		req.Header.Set("Ce-Specversion", "1.0")
+		req.Header.Set("Ce-Type", operation.TypeStockReserved)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("answered %d, want 400 (dead-letter, no retry)", resp.StatusCode)
+		}
+	})
+}
+
+func TestCheckoutNeedsASink(t *testing.T) {
+	dsn := "postgres://u@127.0.0.1:1/db"
+	for _, fn := range []string{"order-checkout", "saga-sweep"} {
+		t.Run(fn, func(t *testing.T) {
+			err := New().StartWith(context.Background(), Config{Function: fn, OrderDSN: dsn})
+			if err == nil || !strings.Contains(err.Error(), "K_SINK") {
+				t.Errorf("StartWith = %v, want an error naming K_SINK", err)
+			}
+			err = New().StartWith(context.Background(), Config{Function: fn, OrderDSN: dsn, Sink: "not a url"})
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("K_SINK=%q", "not a url")) {
+				t.Errorf("StartWith = %v, want K_SINK refused", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+package order_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestOrderBadInput covers API.md's Errors section for orders: each request
+// gets a 4xx with a JSON error and leaves the orders as they were.
+func TestOrderBadInput(t *testing.T) {
+	s := newShop(t)
+	user := s.newUser(t)
+	item := s.newItem(t, "7")
+	id := s.newOrder(t, user)
+	must(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+item+"/2")
+	long := strings.Repeat("o", 129)
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		want   int
+	}{
+		{name: "quantity non-integer", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/two", want: 400},
+		{name: "quantity zero", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/0", want: 400},
+		{name: "quantity negative", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/-1", want: 400},
+		{name: "quantity past int64", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/9223372036854775808", want: 400},
+		{name: "total would overflow int64", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/9223372036854775807", want: 400},
+		{name: "unknown item", method: "POST", path: "/orders/addItem/" + id + "/nope/1", want: 400},
+		{name: "unknown order", method: "POST", path: "/orders/addItem/nope/" + item + "/1", want: 404},
+		{name: "item ID over 128 bytes", method: "POST", path: "/orders/addItem/" + id + "/" + long + "/1", want: 400},
+		{name: "order ID over 128 bytes", method: "GET", path: "/orders/find/" + long, want: 400},
+		{name: "order ID with NUL", method: "GET", path: "/orders/find/a%00", want: 400},
+		{name: "user ID with control character", method: "POST", path: "/orders/create/u%09", want: 400},
+		{name: "user ID over 128 bytes", method: "POST", path: "/orders/create/" + long, want: 400},
+		{name: "unknown user", method: "POST", path: "/orders/create/nobody", want: 400},
+		{name: "find unknown", method: "GET", path: "/orders/find/nope", want: 404},
+		{name: "remove item from unknown order", method: "DELETE", path: "/orders/removeItem/nope/" + item, want: 404},
+		{name: "remove item not in order", method: "DELETE", path: "/orders/removeItem/" + id + "/other", want: 400},
+		{name: "remove item with bad ID", method: "DELETE", path: "/orders/removeItem/" + id + "/%FF", want: 400},
+		{name: "remove unknown order", method: "DELETE", path: "/orders/remove/nope", want: 404},
+		{name: "remove with POST", method: "POST", path: "/orders/remove/" + id, want: 405},
+		{name: "batch n non-integer", method: "POST", path: "/orders/batch_init/x/1/1/1", want: 400},
+		{name: "batch no items to draw from", method: "POST", path: "/orders/batch_init/10/0/1/1", want: 400},
+		{name: "batch no users to draw from", method: "POST", path: "/orders/batch_init/10/1/0/1", want: 400},
+		{name: "batch negative price", method: "POST", path: "/orders/batch_init/10/1/1/-1", want: 400},
+		{name: "batch total past int64", method: "POST", path: "/orders/batch_init/10/1/1/9223372036854775807", want: 400},
+		{name: "unknown route", method: "GET", path: "/orders/list", want: 404},
+		{name: "addItem missing item", method: "POST", path: "/orders/addItem/" + id, want: 404},
+		{name: "find with POST", method: "POST", path: "/orders/find/" + id, want: 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := call(t, tt.method, s.order.URL+tt.path)
+			if code != tt.want || body["error"] == nil {
+				t.Fatalf("%s %s = %d %v, want %d with an error", tt.method, tt.path, code, body, tt.want)
+			}
+			o := s.find(t, id)
+			if len(o.Items) != 1 || o.Items[0].Quantity != 2 || o.TotalCost != 14 {
+				t.Fatalf("order changed: %+v", o)
+			}
+			if n := s.count(t, `SELECT count(*) FROM orders`); n != 1 {
+				t.Fatalf("%d orders, want 1", n)
+			}
+		})
+	}
+}
+
+// TestAddItemConcurrently adds to one order from 50 goroutines: the row
+// lock serialises them, so no addition is lost.
+func TestAddItemConcurrently(t *testing.T) {
+	s := newShop(t)
+	items := []string{s.newItem(t, "1"), s.newItem(t, "10")}
+	id := s.newOrder(t, s.newUser(t))
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, body := call(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+items[i%2]+"/2"); code != 200 {
+				t.Errorf("addItem = %d %v", code, body)
+			}
+		}()
+	}
+	wg.Wait()
+	o := s.find(t, id)
+	if len(o.Items) != 2 || o.Items[0].Quantity != 50 || o.Items[1].Quantity != 50 || o.TotalCost != 25*2*1+25*2*10 {
+		t.Fatalf("order = %+v", o)
+	}
+}
+
+func TestOrderBatchInit(t *testing.T) {
+	s := newShop(t)
+	start := time.Now()
+	code, body := call(t, "POST", s.order.URL+"/orders/batch_init/100000/50/20/4")
+	t.Logf("batch_init of 100,000 orders took %v", time.Since(start)) // not asserted: shared CI machines vary
+	if code != 200 || body["msg"] == nil {
+		t.Fatalf("batch_init = %d %v", code, body)
+	}
+	checks := []struct {
+		name string
+		sql  string
+		want int64
+	}{
+		{name: "orders", sql: `SELECT count(*) FROM orders`, want: 100000},
+		{name: "units", sql: `SELECT sum(quantity) FROM order_items`, want: 200000},
+		{name: "orders costing 2 units", sql: `SELECT count(*) FROM orders WHERE total_cost = 8 AND status = 'open'`, want: 100000},
+		{name: "orders whose lines add up", sql: `
+			SELECT count(*) FROM orders o
+			WHERE o.total_cost = (SELECT sum(quantity * unit_price) FROM order_items i WHERE i.order_id = o.id)`, want: 100000},
+		{name: "users outside 0..19", sql: `SELECT count(*) FROM orders WHERE user_id::int NOT BETWEEN 0 AND 19`, want: 0},
+		{name: "items outside 0..49", sql: `SELECT count(*) FROM order_items WHERE item_id::int NOT BETWEEN 0 AND 49`, want: 0},
+		{name: "distinct users drawn", sql: `SELECT count(DISTINCT user_id) FROM orders`, want: 20},
+	}
+	for _, c := range checks {
+		if got := s.count(t, c.sql); got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, got, c.want)
+		}
+	}
+	if o := s.find(t, "99999"); o.TotalCost != 8 || len(o.Items) == 0 {
+		t.Fatalf("order 99999 = %+v", o)
+	}
+
+	// Run again over a paid order: it is overwritten, open and consistent.
+	s.setStatus(t, "3", "paid")
+	must(t, "POST", s.order.URL+"/orders/batch_init/10/1/1/5")
+	o := s.find(t, "3")
+	if o.Status != "open" || o.TotalCost != 10 || o.UserID != "0" || len(o.Items) != 1 || o.Items[0].ItemID != "0" || o.Items[0].Quantity != 2 {
+		t.Fatalf("order 3 after second batch_init = %+v", o)
+	}
+	if n := s.count(t, `SELECT count(*) FROM orders`); n != 100000 {
+		t.Fatalf("%d orders after second batch_init", n)
+	}
+}

@@ -1,0 +1,345 @@
+package order_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/functions/order"
+	"github.com/wdm-knative/webshop/functions/payment"
+	"github.com/wdm-knative/webshop/functions/stock"
+	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/saga"
+	"github.com/wdm-knative/webshop/schemas/schematest"
+)
+
+// asyncBroker delivers each event to its consumers in goroutines, retries
+// failed deliveries, publishes replies, and may deliver everything twice.
+type asyncBroker struct {
+	t        *testing.T
+	handlers map[string][]eventhttp.Handler
+	down     atomic.Bool // the ingress refuses events from outside
+	twice    bool
+	inFlight sync.WaitGroup
+}
+
+func (b *asyncBroker) Send(_ context.Context, e event.Event) error {
+	if b.down.Load() {
+		return eventhttp.ErrNotAccepted
+	}
+	b.publish(e)
+	return nil
+}
+
+func (b *asyncBroker) publish(e event.Event) {
+	schematest.Check(b.t, e)
+	for _, h := range b.handlers[e.Type()] {
+		b.inFlight.Add(1)
+		go func() {
+			defer b.inFlight.Done()
+			b.deliver(h, e, b.twice)
+		}()
+	}
+}
+
+func (b *asyncBroker) deliver(h eventhttp.Handler, e event.Event, again bool) {
+	for range 100 {
+		reply, err := h(context.Background(), e)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if reply != nil {
+			b.publish(*reply)
+		}
+		if again {
+			b.deliver(h, e, false)
+		}
+		return
+	}
+	b.t.Errorf("%s %s never handled", e.Type(), e.Subject())
+}
+
+// sagaShop is the three domains over HTTP with the real checkout saga.
+type sagaShop struct {
+	orderURL, stockURL, paymentURL string
+	broker                         *asyncBroker
+	sagaEvents                     *saga.Events
+	orderDB                        *pgxpool.Pool
+}
+
+func newSagaShop(t *testing.T, timeout time.Duration, twice bool) *sagaShop {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	stockDB, paymentDB := migrated(t, "stock"), migrated(t, "payment")
+	orderDSN := testenv.NewDatabase(t)
+	orderDB := migratedDSN(t, orderDSN, "order")
+	b := &asyncBroker{t: t, handlers: map[string][]eventhttp.Handler{}, twice: twice}
+	// Registered after the pools, so it runs before they close: late
+	// duplicates still in flight finish first.
+	t.Cleanup(b.inFlight.Wait)
+	sagas := saga.NewStore(orderDB)
+	outcomes := saga.NewOutcomes(orderDSN, sagas, log)
+	go outcomes.Run(ctx)
+	sagaEvents := saga.NewEvents(sagas, b, saga.Options{StallAfter: time.Millisecond, Deadline: time.Hour}, log)
+
+	handlers := map[string]eventhttp.Handler{}
+	for _, ops := range []map[string]eventhttp.Handler{
+		stock.NewEvents(stock.NewStore(stockDB), log).Operations(),
+		payment.NewEvents(payment.NewStore(paymentDB), log).Operations(),
+		sagaEvents.Operations(),
+	} {
+		for name, h := range ops {
+			handlers[name] = h
+		}
+	}
+	for _, op := range operation.All {
+		for _, typ := range op.Consumes {
+			if h, ok := handlers[op.Name]; ok {
+				b.handlers[typ] = append(b.handlers[typ], h)
+			}
+		}
+	}
+
+	stockSrv := serve(t, operation.Stock, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
+	paymentSrv := serve(t, operation.Payment, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
+	client := api.NewHTTPClient()
+	t.Cleanup(client.CloseIdleConnections)
+	orderOps := order.NewHandlers(order.NewStore(orderDB),
+		order.NewStockClient(stockSrv.URL, client), order.NewPaymentClient(paymentSrv.URL, client), log).Operations()
+	orderOps["order-checkout"] = order.NewCheckout(sagas, outcomes, b, timeout, log)
+	orderSrv := serve(t, operation.Order, orderOps)
+	return &sagaShop{orderURL: orderSrv.URL, stockURL: stockSrv.URL, paymentURL: paymentSrv.URL,
+		broker: b, sagaEvents: sagaEvents, orderDB: orderDB}
+}
+
+func migratedDSN(t *testing.T, dsn, domain string) *pgxpool.Pool {
+	t.Helper()
+	if err := dbmigrations.Apply(context.Background(), dsn, domain); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func (s *sagaShop) item(t *testing.T, price, stock int64) string {
+	t.Helper()
+	id := must(t, "POST", fmt.Sprintf("%s/stock/item/create/%d", s.stockURL, price))["item_id"].(string)
+	if stock > 0 {
+		must(t, "POST", fmt.Sprintf("%s/stock/add/%s/%d", s.stockURL, id, stock))
+	}
+	return id
+}
+
+func (s *sagaShop) user(t *testing.T, credit int64) string {
+	t.Helper()
+	id := must(t, "POST", s.paymentURL+"/payment/create_user")["user_id"].(string)
+	if credit > 0 {
+		must(t, "POST", fmt.Sprintf("%s/payment/add_funds/%s/%d", s.paymentURL, id, credit))
+	}
+	return id
+}
+
+func (s *sagaShop) order(t *testing.T, user string, items map[string]int64) string {
+	t.Helper()
+	id := must(t, "POST", s.orderURL+"/orders/create/"+user)["order_id"].(string)
+	for item, q := range items {
+		must(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/%d", s.orderURL, id, item, q))
+	}
+	return id
+}
+
+func (s *sagaShop) stockOf(t *testing.T, item string) int64 {
+	t.Helper()
+	return int64(must(t, "GET", s.stockURL+"/stock/find/"+item)["stock"].(float64))
+}
+
+func (s *sagaShop) creditOf(t *testing.T, user string) int64 {
+	t.Helper()
+	return int64(must(t, "GET", s.paymentURL+"/payment/find_user/"+user)["credit"].(float64))
+}
+
+func (s *sagaShop) checkout(t *testing.T, orderID string) int {
+	t.Helper()
+	code, _ := call(t, "POST", s.orderURL+"/orders/checkout/"+orderID)
+	return code
+}
+
+func TestCheckout(t *testing.T) {
+	cases := []struct {
+		name         string
+		stock        int64 // of the one item, price 5; the order takes 2
+		credit       int64
+		want         int
+		wantStock    int64 // read right after the answer
+		wantCredit   int64
+		fundAndRetry bool // add 100 credit and stock, then check out again: 200
+	}{
+		{"paid", 2, 20, http.StatusOK, 0, 10, false},
+		{"not enough stock", 1, 20, http.StatusBadRequest, 1, 20, true},
+		{"not enough credit", 5, 9, http.StatusBadRequest, 5, 9, true},
+		{"neither", 0, 0, http.StatusBadRequest, 0, 0, true},
+	}
+	for _, twice := range []bool{false, true} {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/duplicates=%v", c.name, twice), func(t *testing.T) {
+				s := newSagaShop(t, 10*time.Second, twice)
+				item, user := s.item(t, 5, c.stock), s.user(t, c.credit)
+				o := s.order(t, user, map[string]int64{item: 2})
+				if got := s.checkout(t, o); got != c.want {
+					t.Fatalf("checkout = %d, want %d", got, c.want)
+				}
+				// 4xx only once everything taken was given back.
+				if st, cr := s.stockOf(t, item), s.creditOf(t, user); st != c.wantStock || cr != c.wantCredit {
+					t.Errorf("right after the answer: stock %d credit %d, want %d %d", st, cr, c.wantStock, c.wantCredit)
+				}
+				if c.fundAndRetry {
+					must(t, "POST", fmt.Sprintf("%s/payment/add_funds/%s/100", s.paymentURL, user))
+					must(t, "POST", fmt.Sprintf("%s/stock/add/%s/100", s.stockURL, item))
+					if got := s.checkout(t, o); got != http.StatusOK {
+						t.Fatalf("retry after funding = %d, want 200", got)
+					}
+				}
+				paid := c.want == http.StatusOK || c.fundAndRetry
+				stockNow, creditNow := s.stockOf(t, item), s.creditOf(t, user)
+				// Paying again takes nothing.
+				if paid {
+					if got := s.checkout(t, o); got != http.StatusOK {
+						t.Errorf("checkout of a paid order = %d", got)
+					}
+					if s.stockOf(t, item) != stockNow || s.creditOf(t, user) != creditNow {
+						t.Error("checkout of a paid order took something")
+					}
+					if code, _ := call(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/1", s.orderURL, o, item)); code != http.StatusBadRequest {
+						t.Errorf("addItem to a paid order = %d, want 400", code)
+					}
+				}
+				if got := must(t, "GET", s.orderURL+"/orders/find/"+o)["paid"]; got != paid {
+					t.Errorf("order paid = %v, want %v", got, paid)
+				}
+			})
+		}
+	}
+}
+
+func TestCheckoutRefusals(t *testing.T) {
+	s := newSagaShop(t, time.Second, false)
+	user := s.user(t, 10)
+	empty := s.order(t, user, nil)
+	cases := []struct {
+		name  string
+		order string
+		want  int
+	}{
+		{"unknown order", "no-such-order", http.StatusNotFound},
+		{"empty order", empty, http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := call(t, "POST", s.orderURL+"/orders/checkout/"+c.order)
+			if code != c.want || body["error"] == nil {
+				t.Errorf("checkout = %d %v, want %d with an error", code, body, c.want)
+			}
+		})
+	}
+}
+
+// TestCheckoutConsistency is the course's consistency test in small: one
+// item with stock 10, 30 users with credit 1, 30 one-item orders checked out
+// at once (each twice): exactly 10 paid, and both callers of an order agree.
+func TestCheckoutConsistency(t *testing.T) {
+	s := newSagaShop(t, 20*time.Second, true)
+	item := s.item(t, 1, 10)
+	const n = 30
+	users, orders := make([]string, n), make([]string, n)
+	for i := range n {
+		users[i] = s.user(t, 1)
+		orders[i] = s.order(t, users[i], map[string]int64{item: 1})
+	}
+	codes := make([][2]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		for k := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i][k] = s.checkout(t, orders[i])
+			}()
+		}
+	}
+	wg.Wait()
+	var ok, credit int64
+	for i := range n {
+		if codes[i][0] != codes[i][1] {
+			t.Errorf("order %d: callers got %v", i, codes[i])
+		}
+		paid := must(t, "GET", s.orderURL+"/orders/find/"+orders[i])["paid"] == true
+		if (codes[i][0] == http.StatusOK) != paid {
+			t.Errorf("order %d answered %d, paid=%v", i, codes[i][0], paid)
+		}
+		if codes[i][0] == http.StatusOK {
+			ok++
+		}
+		credit += s.creditOf(t, users[i])
+	}
+	if ok != 10 || s.stockOf(t, item) != 0 || credit != n-10 {
+		t.Errorf("%d paid (want 10), stock %d (want 0), credit %d (want %d)", ok, s.stockOf(t, item), credit, n-10)
+	}
+}
+
+// TestCheckoutBrokerDown: the request cannot be sent, the caller gets 503
+// (never a wrong 200/400), the sweep re-sends, and a retry joins the saga.
+func TestCheckoutBrokerDown(t *testing.T) {
+	s := newSagaShop(t, 300*time.Millisecond, false)
+	item, user := s.item(t, 1, 5), s.user(t, 5)
+	o := s.order(t, user, map[string]int64{item: 1})
+	s.broker.down.Store(true)
+	if got := s.checkout(t, o); got != http.StatusServiceUnavailable {
+		t.Fatalf("checkout with the broker down = %d, want 503", got)
+	}
+	if code, _ := call(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/1", s.orderURL, o, item)); code != http.StatusBadRequest {
+		t.Errorf("addItem while checking out = %d, want 400", code)
+	}
+	s.broker.down.Store(false)
+	if _, err := s.sagaEvents.Sweep(context.Background(), event.New()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.checkout(t, o); got != http.StatusOK {
+		t.Errorf("retry = %d, want 200", got)
+	}
+	if n := s.count(t, `SELECT count(*) FROM sagas`); n != 1 {
+		t.Errorf("%d sagas, want the retry to join the first", n)
+	}
+	if s.stockOf(t, item) != 4 || s.creditOf(t, user) != 4 {
+		t.Errorf("stock %d credit %d, want 4 4", s.stockOf(t, item), s.creditOf(t, user))
+	}
+}
+
+func (s *sagaShop) count(t *testing.T, sql string) int64 {
+	t.Helper()
+	var n int64
+	if err := s.orderDB.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,162 @@
+package order_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/functions/order"
+	"github.com/wdm-knative/webshop/functions/payment"
+	"github.com/wdm-knative/webshop/functions/stock"
+	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// shop is the three domains over HTTP, each on its own fresh database: the
+// order server reaches the real stock and payment handlers as STOCK_URL and
+// PAYMENT_URL, as it does through the gateway.
+type shop struct {
+	order, stock, payment *httptest.Server
+	orderDB               *pgxpool.Pool
+}
+
+func newShop(t *testing.T) *shop {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	s := &shop{}
+	stockDB := migrated(t, "stock")
+	s.stock = serve(t, operation.Stock, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
+	paymentDB := migrated(t, "payment")
+	s.payment = serve(t, operation.Payment, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
+	s.orderDB = migrated(t, "order")
+	client := api.NewHTTPClient()
+	t.Cleanup(client.CloseIdleConnections)
+	h := order.NewHandlers(order.NewStore(s.orderDB),
+		order.NewStockClient(s.stock.URL, client), order.NewPaymentClient(s.payment.URL+"/", client), log)
+	s.order = serve(t, operation.Order, h.Operations())
+	return s
+}
+
+func migrated(t *testing.T, domain string) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, domain); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// serve mounts the HTTP operations of domain d that handlers has (the
+// checkout, tested with the saga in checkout_test.go, is left out).
+func serve(t *testing.T, d operation.Domain, handlers map[string]http.Handler) *httptest.Server {
+	t.Helper()
+	var ops []operation.Operation
+	for _, op := range operation.All {
+		if _, ok := handlers[op.Name]; ok && op.Domain == d {
+			ops = append(ops, op)
+		}
+	}
+	rt := api.NewRouter()
+	if err := rt.Mount(ops, handlers); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rt)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// call sends a request and decodes the JSON answer; every answer of the API
+// must be JSON, so a body that is not fails the test.
+func call(t testing.TB, method, url string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, body
+}
+
+// must is call that fails the test unless the answer is 200.
+func must(t testing.TB, method, url string) map[string]any {
+	t.Helper()
+	code, body := call(t, method, url)
+	if code != 200 {
+		t.Fatalf("%s %s = %d %v", method, url, code, body)
+	}
+	return body
+}
+
+func (s *shop) newUser(t testing.TB) string {
+	t.Helper()
+	return must(t, "POST", s.payment.URL+"/payment/create_user")["user_id"].(string)
+}
+
+func (s *shop) newItem(t testing.TB, price string) string {
+	t.Helper()
+	return must(t, "POST", s.stock.URL+"/stock/item/create/"+price)["item_id"].(string)
+}
+
+func (s *shop) newOrder(t testing.TB, user string) string {
+	t.Helper()
+	return must(t, "POST", s.order.URL+"/orders/create/"+user)["order_id"].(string)
+}
+
+// find reads an order through the API, decoded into the API's type.
+func (s *shop) find(t testing.TB, id string) order.Order {
+	t.Helper()
+	resp, err := http.Get(s.order.URL + "/orders/find/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("find %q = %d", id, resp.StatusCode)
+	}
+	var o order.Order
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (s *shop) setStatus(t testing.TB, id, status string) {
+	t.Helper()
+	if _, err := s.orderDB.Exec(context.Background(), `UPDATE orders SET status = $2 WHERE id = $1`, id, status); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *shop) count(t testing.TB, sql string) int64 {
+	t.Helper()
+	var n int64
+	if err := s.orderDB.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,70 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// RemoveItem serves DELETE (or POST) /orders/removeItem/{order_id}/{item_id}
+// (2023 form): one unit of the item leaves the order and total_cost drops by
+// its price. 400 when the item is not in the order or the order is not open.
+func (h *Handlers) RemoveItem(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	orderID := p.ID("order_id")
+	itemID := p.ID("item_id")
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	total, err := h.store.RemoveItem(r.Context(), orderID, itemID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, costResponse{OrderID: orderID, TotalCost: total})
+}
+
+// RemoveItem takes one unit of an item out of an open order and returns the
+// new total. The last unit deletes the line (quantity stays > 0 by constraint).
+func (s *Store) RemoveItem(ctx context.Context, orderID, itemID string) (int64, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("remove item from %q: %w", orderID, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+
+	if err := lockOpen(ctx, tx, orderID); err != nil {
+		return 0, fmt.Errorf("remove item from %q: %w", orderID, err)
+	}
+	var price int64
+	err = tx.QueryRow(ctx, `
+		DELETE FROM order_items WHERE order_id = $1 AND item_id = $2 AND quantity = 1 RETURNING unit_price`,
+		orderID, itemID).Scan(&price)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = tx.QueryRow(ctx, `
+			UPDATE order_items SET quantity = quantity - 1 WHERE order_id = $1 AND item_id = $2 RETURNING unit_price`,
+			orderID, itemID).Scan(&price)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("remove %q from %q: %w", itemID, orderID, ErrItemNotInOrder)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("remove item from %q: %w", orderID, err)
+	}
+	var total int64
+	err = tx.QueryRow(ctx, `UPDATE orders SET total_cost = total_cost - $2 WHERE id = $1 RETURNING total_cost`,
+		orderID, price).Scan(&total)
+	if err != nil {
+		return 0, fmt.Errorf("remove item from %q: %w", orderID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("remove item from %q: %w", orderID, err)
+	}
+	return total, nil
+}

@@ -1,0 +1,39 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// BatchInit serves POST /payment/batch_init/{n}/{starting_money}: users
+// "0".."n-1", each with that credit, overwriting any that exist.
+func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	n := p.Batch("n")
+	money := p.Amount("starting_money")
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.store.BatchInit(r.Context(), n, money); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, map[string]string{"msg": "Batch init for users successful"})
+}
+
+// BatchInit writes n users in one statement, generated inside Postgres.
+func (s *Store) BatchInit(ctx context.Context, n, credit int64) error {
+	_, err := s.db.Exec(ctx, `
+		INSERT INTO users (id, credit)
+		SELECT g::text, $2 FROM generate_series(0, $1::bigint - 1) AS g
+		ON CONFLICT (id) DO UPDATE SET credit = EXCLUDED.credit`,
+		n, credit)
+	if err != nil {
+		return fmt.Errorf("batch init %d users: %w", n, err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// Cancel serves POST /payment/cancel/{user_id}/{order_id} (2023 form): the
+// order's payment is refunded once; 400 when there is no payment to refund.
+func (h *Handlers) Cancel(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	userID := p.ID("user_id")
+	orderID := p.ID("order_id")
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, err := h.store.Cancel(r.Context(), userID, orderID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, map[string]bool{"done": true})
+}
+
+// Cancel refunds an order's payment and marks it cancelled, in one
+// transaction. Like PayOrder it first locks the user's row: every change to a
+// user's payments takes the locks in the same order (user, then payment), so
+// pay and cancel cannot deadlock, and a second concurrent cancel waits and
+// then finds nothing left to refund.
+func (s *Store) Cancel(ctx context.Context, userID, orderID string) (int64, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+
+	var amount int64
+	_, err = tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID)
+	if err == nil {
+		err = tx.QueryRow(ctx, `
+			SELECT amount FROM order_payments WHERE user_id = $1 AND order_id = $2 AND state = 'paid'`,
+			userID, orderID).Scan(&amount)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		// An unknown user has no payment either.
+		return 0, fmt.Errorf("cancel order %q of %q: %w", orderID, userID, ErrNoPayment)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
+	}
+	var credit int64
+	err = tx.QueryRow(ctx, `UPDATE users SET credit = credit + $2 WHERE id = $1 RETURNING credit`,
+		userID, amount).Scan(&credit)
+	if err != nil {
+		return 0, fmt.Errorf("cancel order %q: refund: %w", orderID, err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE order_payments SET state = 'cancelled' WHERE user_id = $1 AND order_id = $2`,
+		userID, orderID)
+	if err != nil {
+		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
+	}
+	return credit, nil
+}

@@ -1,0 +1,28 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// CreateUser serves POST /payment/create_user: a new user with credit 0.
+func (h *Handlers) CreateUser(w http.ResponseWriter, r *http.Request) {
+	id, err := h.store.CreateUser(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, map[string]string{"user_id": id})
+}
+
+// CreateUser inserts a user; the database draws its UUID.
+func (s *Store) CreateUser(ctx context.Context) (string, error) {
+	var id string
+	if err := s.db.QueryRow(ctx, `INSERT INTO users DEFAULT VALUES RETURNING id`).Scan(&id); err != nil {
+		return "", fmt.Errorf("create user: %w", err)
+	}
+	return id, nil
+}

@@ -1,0 +1,258 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/schemas"
+	"github.com/wdm-knative/webshop/schemas/schematest"
+)
+
+type fixture struct {
+	t    *testing.T
+	pool *pgxpool.Pool
+	ev   *Events
+}
+
+// newFixture gives a test its own migrated payment database.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, "payment"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &fixture{t: t, pool: pool, ev: NewEvents(NewStore(pool), log)}
+}
+
+func (f *fixture) user(id string, credit int64) {
+	f.t.Helper()
+	if _, err := f.pool.Exec(context.Background(), `INSERT INTO users (id, credit) VALUES ($1, $2)`, id, credit); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) credit(id string) int64 {
+	f.t.Helper()
+	var n int64
+	if err := f.pool.QueryRow(context.Background(), `SELECT credit FROM users WHERE id = $1`, id).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func requested(saga, user string, amount int64) event.Event {
+	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+		schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: user,
+			Items: []schemas.Item{{ItemID: "i", Quantity: 1}}, TotalCost: amount})
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func compensate(saga, user string) event.Event {
+	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), operation.TypeCheckoutCompensate,
+		schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: user, Reason: schemas.ReasonInsufficientStock})
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// call runs a handler, checks the reply against its schema and returns it.
+func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
+	f.t.Helper()
+	out, err := h(context.Background(), in)
+	if err != nil {
+		f.t.Fatalf("%s: %v", in.Type(), err)
+	}
+	if out == nil {
+		f.t.Fatalf("%s: no reply", in.Type())
+	}
+	schematest.Check(f.t, *out)
+	return *out
+}
+
+func TestDebit(t *testing.T) {
+	cases := []struct {
+		name       string
+		user       string
+		amount     int64
+		wantType   string
+		wantReason schemas.Reason
+		wantCredit int64
+	}{
+		{"enough credit", "u", 7, operation.TypePaymentDebited, "", 3},
+		{"exactly the credit", "u", 10, operation.TypePaymentDebited, "", 0},
+		{"zero cost", "u", 0, operation.TypePaymentDebited, "", 10},
+		{"short of credit", "u", 11, operation.TypePaymentRejected, schemas.ReasonInsufficientCredit, 10},
+		{"unknown user", "nobody", 1, operation.TypePaymentRejected, schemas.ReasonUnknownUser, 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.user("u", 10)
+			in := requested("s1", c.user, c.amount)
+			first := f.call(f.ev.Debit, in)
+			if first.Type() != c.wantType {
+				t.Fatalf("reply %s, want %s", first.Type(), c.wantType)
+			}
+			if c.wantReason != "" {
+				r, _ := schemas.DecodeAs[schemas.PaymentRejected](first)
+				if r.Reason != c.wantReason {
+					t.Errorf("reason %s, want %s", r.Reason, c.wantReason)
+				}
+			}
+			again := f.call(f.ev.Debit, in)
+			if again.ID() != first.ID() || string(again.Data()) != string(first.Data()) {
+				t.Errorf("redelivery answered %s, first %s", again, first)
+			}
+			if got := f.credit("u"); got != c.wantCredit {
+				t.Errorf("credit %d, want %d", got, c.wantCredit)
+			}
+		})
+	}
+}
+
+func TestRefund(t *testing.T) {
+	cases := []struct {
+		name       string
+		debit      int64 // < 0: no debit before the refund
+		wantAmount int64
+		wantLate   string
+	}{
+		{"gives back a debit", 4, 4, operation.TypePaymentDebited},
+		{"rejected debit gives back nothing", 50, 0, operation.TypePaymentRejected},
+		{"compensation first leaves a tombstone", -1, 0, operation.TypePaymentRejected},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.user("u", 10)
+			amount := c.debit
+			if amount < 0 {
+				amount = 4
+			} else {
+				f.call(f.ev.Debit, requested("s1", "u", amount))
+			}
+			ref := f.call(f.ev.Refund, compensate("s1", "u"))
+			r, err := schemas.DecodeAs[schemas.PaymentRefunded](ref)
+			if err != nil || r.Amount != c.wantAmount {
+				t.Errorf("refunded %+v (%v), want amount %d", r, err, c.wantAmount)
+			}
+			if again := f.call(f.ev.Refund, compensate("s1", "u")); string(again.Data()) != string(ref.Data()) {
+				t.Errorf("duplicate refund answered %s, first %s", again.Data(), ref.Data())
+			}
+			late := f.call(f.ev.Debit, requested("s1", "u", amount))
+			if late.Type() != c.wantLate {
+				t.Errorf("debit after refund answered %s, want %s", late.Type(), c.wantLate)
+			}
+			if c.debit < 0 {
+				if r, _ := schemas.DecodeAs[schemas.PaymentRejected](late); r.Reason != schemas.ReasonCompensated {
+					t.Errorf("late debit reason %s", r.Reason)
+				}
+			}
+			if got := f.credit("u"); got != 10 {
+				t.Errorf("credit %d, want all of it back (10)", got)
+			}
+		})
+	}
+}
+
+func TestDebitConcurrentOnOneUser(t *testing.T) {
+	f := newFixture(t)
+	f.user("u", 10)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		debited int
+	)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.ev.Debit(context.Background(), requested(fmt.Sprintf("s%d", i), "u", 1))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if out.Type() == operation.TypePaymentDebited {
+				mu.Lock()
+				debited++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if debited != 10 || f.credit("u") != 0 {
+		t.Errorf("debited %d (want 10), credit left %d (want 0)", debited, f.credit("u"))
+	}
+}
+
+// TestDebitRefundRace delivers a saga's debit and refund at the same time,
+// many times: whichever wins, the credit ends where it started.
+func TestDebitRefundRace(t *testing.T) {
+	f := newFixture(t)
+	f.user("u", 100)
+	for i := range 30 {
+		saga := fmt.Sprintf("race%d", i)
+		var wg sync.WaitGroup
+		for _, call := range []func() error{
+			func() error { _, err := f.ev.Debit(context.Background(), requested(saga, "u", 5)); return err },
+			func() error { _, err := f.ev.Refund(context.Background(), compensate(saga, "u")); return err },
+			func() error { _, err := f.ev.Debit(context.Background(), requested(saga, "u", 5)); return err },
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := call(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := f.credit("u"); got != 100 {
+			t.Fatalf("after race %d credit %d, want 100", i, got)
+		}
+	}
+}
+
+func TestMalformedEventsArePermanent(t *testing.T) {
+	f := newFixture(t)
+	bad := event.New()
+	bad.SetID("x")
+	bad.SetSource("/test")
+	bad.SetType(operation.TypeCheckoutCompensate)
+	_ = bad.SetData(event.ApplicationJSON, map[string]any{"saga_id": ""})
+	for name, h := range f.ev.Operations() {
+		t.Run(name, func(t *testing.T) {
+			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {
+				t.Errorf("got %v, want a permanent error", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// Pay serves both forms of the pay operation:
+//   - POST /payment/pay/{user_id}/{amount} (2024): take amount from the credit;
+//   - POST /payment/pay/{user_id}/{order_id}/{amount} (2023): a payment
+//     recorded against the order, taken at most once per (user, order).
+//
+// Either answers 400 when the credit would go below 0, and then nothing
+// changes. A zero amount is accepted: an order without items costs 0.
+func (h *Handlers) Pay(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	userID := p.ID("user_id")
+	amount := p.Amount("amount")
+	var orderID string
+	if p.Has("order_id") {
+		orderID = p.ID("order_id")
+	}
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var (
+		credit int64
+		err    error
+	)
+	if orderID == "" {
+		credit, err = h.store.Pay(r.Context(), userID, amount)
+	} else {
+		credit, err = h.store.PayOrder(r.Context(), userID, orderID, amount)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, User{UserID: userID, Credit: credit})
+}
+
+// Pay takes amount from a user's credit if enough is left, in one
+// conditional UPDATE (row lock + re-check on the newest version, so
+// concurrent payments never overdraw) and returns the credit left.
+func (s *Store) Pay(ctx context.Context, userID string, amount int64) (int64, error) {
+	var (
+		credit *int64
+		exists bool
+	)
+	err := s.db.QueryRow(ctx, `
+		WITH taken AS (
+			UPDATE users SET credit = credit - $2 WHERE id = $1 AND credit >= $2 RETURNING credit
+		)
+		SELECT (SELECT credit FROM taken), EXISTS (SELECT 1 FROM users WHERE id = $1)`,
+		userID, amount).Scan(&credit, &exists)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("pay %q: %w", userID, err)
+	case credit != nil:
+		return *credit, nil
+	case !exists:
+		return 0, fmt.Errorf("pay %q: %w", userID, ErrUserNotFound)
+	default:
+		return 0, fmt.Errorf("pay %d from %q: %w", amount, userID, ErrInsufficientCredit)
+	}
+}
+
+// PayOrder takes amount from the user's credit for an order and records it.
+// Paying an order that is already paid takes nothing and succeeds (a retried
+// request must not charge twice); an order whose payment was cancelled can be
+// paid again. The user row is locked first, so concurrent payments of one
+// order serialise on it and the second sees the first's record.
+func (s *Store) PayOrder(ctx context.Context, userID, orderID string, amount int64) (int64, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+
+	var credit int64
+	err = tx.QueryRow(ctx, `SELECT credit FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&credit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, ErrUserNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, err)
+	}
+	var state string
+	err = tx.QueryRow(ctx, `SELECT state FROM order_payments WHERE user_id = $1 AND order_id = $2`,
+		userID, orderID).Scan(&state)
+	switch {
+	case err == nil && state == "paid":
+		return credit, nil
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return 0, fmt.Errorf("pay order %q: %w", orderID, err)
+	}
+	if credit < amount {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, ErrInsufficientCredit)
+	}
+	err = tx.QueryRow(ctx, `UPDATE users SET credit = credit - $2 WHERE id = $1 RETURNING credit`,
+		userID, amount).Scan(&credit)
+	if err != nil {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO order_payments (user_id, order_id, amount, state) VALUES ($1, $2, $3, 'paid')
+		ON CONFLICT (user_id, order_id) DO UPDATE SET amount = EXCLUDED.amount, state = 'paid'`,
+		userID, orderID, amount)
+	if err != nil {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("pay order %q: %w", orderID, err)
+	}
+	return credit, nil
+}

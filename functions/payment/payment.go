@@ -1,0 +1,73 @@
+// Package payment is the payment domain: users and their credit, and the
+// per-order payments of the 2023 API form, one HTTP operation per file. The
+// saga's debit/refund event handlers live beside them.
+package payment
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// Domain errors, mapped to HTTP statuses by api.Status.
+var (
+	ErrUserNotFound       = api.NewError(api.ErrNotFound, "user not found")
+	ErrInsufficientCredit = api.NewError(api.ErrRejected, "insufficient credit")
+	ErrNoPayment          = api.NewError(api.ErrRejected, "no payment of this order to cancel")
+)
+
+// DB is what the store needs of Postgres: a *pgxpool.Pool satisfies it.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Store is the payment database. Each method is one operation's write or
+// read, kept in the operation's file.
+type Store struct {
+	db DB
+}
+
+// NewStore returns a store on db (the payment database).
+func NewStore(db DB) *Store { return &Store{db: db} }
+
+// Handlers serves the payment operations over HTTP.
+type Handlers struct {
+	store *Store
+	log   *slog.Logger
+}
+
+// NewHandlers returns the HTTP side of the payment operations.
+func NewHandlers(store *Store, log *slog.Logger) *Handlers {
+	return &Handlers{store: store, log: log}
+}
+
+// Operations maps each payment HTTP operation's name (internal/operation) to
+// its handler.
+func (h *Handlers) Operations() map[string]http.Handler {
+	return map[string]http.Handler{
+		"payment-create-user": http.HandlerFunc(h.CreateUser),
+		"payment-find-user":   http.HandlerFunc(h.FindUser),
+		"payment-add-funds":   http.HandlerFunc(h.AddFunds),
+		"payment-pay":         http.HandlerFunc(h.Pay),
+		"payment-cancel":      http.HandlerFunc(h.Cancel),
+		"payment-status":      http.HandlerFunc(h.Status),
+		"payment-batch-init":  http.HandlerFunc(h.BatchInit),
+	}
+}
+
+// User is a user as the API shows it.
+type User struct {
+	UserID string `json:"user_id"`
+	Credit int64  `json:"credit"`
+}
+
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	api.WriteError(w, r, h.log, err)
+}

@@ -1,0 +1,101 @@
+package payment_test
+
+// TestMain of this test binary is in main_test.go (package payment).
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/functions/payment"
+	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+)
+
+// paymentServer is the payment operations over HTTP on a fresh, migrated database.
+type paymentServer struct {
+	*httptest.Server
+	db *pgxpool.Pool
+}
+
+func newPaymentServer(t *testing.T) *paymentServer {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, "payment"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	h := payment.NewHandlers(payment.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
+	rt := api.NewRouter()
+	var ops []operation.Operation
+	for _, op := range operation.All {
+		if op.Domain == operation.Payment {
+			ops = append(ops, op)
+		}
+	}
+	if err := rt.Mount(ops, h.Operations()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rt)
+	t.Cleanup(srv.Close)
+	return &paymentServer{Server: srv, db: db}
+}
+
+// call sends a request and decodes the JSON answer; every answer of the API
+// must be JSON, so a body that is not fails the test.
+func call(t testing.TB, method, url string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, body
+}
+
+// credit reads a user's credit straight from the database.
+func (s *paymentServer) credit(t testing.TB, id string) int64 {
+	t.Helper()
+	var c int64
+	if err := s.db.QueryRow(context.Background(), `SELECT credit FROM users WHERE id = $1`, id).Scan(&c); err != nil {
+		t.Fatalf("user %q: %v", id, err)
+	}
+	return c
+}
+
+func (s *paymentServer) createUser(t testing.TB, credit string) string {
+	t.Helper()
+	code, body := call(t, "POST", s.URL+"/payment/create_user")
+	if code != 200 {
+		t.Fatalf("create_user: %d %v", code, body)
+	}
+	id, _ := body["user_id"].(string)
+	if credit != "0" {
+		if code, body := call(t, "POST", s.URL+"/payment/add_funds/"+id+"/"+credit); code != 200 {
+			t.Fatalf("add_funds: %d %v", code, body)
+		}
+	}
+	return id
+}

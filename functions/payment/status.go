@@ -1,0 +1,44 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// Status serves GET or POST /payment/status/{user_id}/{order_id} (2023
+// form): {"paid": true} while the order has a payment that was not cancelled.
+func (h *Handlers) Status(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	userID := p.ID("user_id")
+	orderID := p.ID("order_id")
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	paid, err := h.store.Paid(r.Context(), userID, orderID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, map[string]bool{"paid": paid})
+}
+
+// Paid reports whether the user's payment of the order stands. An unknown
+// user is ErrUserNotFound; a known user who never paid the order is false.
+func (s *Store) Paid(ctx context.Context, userID, orderID string) (bool, error) {
+	var exists, paid bool
+	err := s.db.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM users WHERE id = $1),
+		       EXISTS (SELECT 1 FROM order_payments WHERE user_id = $1 AND order_id = $2 AND state = 'paid')`,
+		userID, orderID).Scan(&exists, &paid)
+	if err != nil {
+		return false, fmt.Errorf("payment status of %q: %w", orderID, err)
+	}
+	if !exists {
+		return false, fmt.Errorf("payment status of %q: %w", orderID, ErrUserNotFound)
+	}
+	return paid, nil
+}

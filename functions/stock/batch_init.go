@@ -1,0 +1,41 @@
+package stock
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// BatchInit serves POST /stock/batch_init/{n}/{starting_stock}/{item_price}:
+// items "0".."n-1", each with that stock and price, overwriting any that exist.
+func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	n := p.Batch("n")
+	stock := p.Amount("starting_stock")
+	price := p.Amount("item_price")
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.store.BatchInit(r.Context(), n, stock, price); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, map[string]string{"msg": "Batch init for stock successful"})
+}
+
+// BatchInit writes n items in one statement: the rows are generated inside
+// Postgres, so 100,000 items cost one round trip, not 100,000.
+func (s *Store) BatchInit(ctx context.Context, n, stock, price int64) error {
+	_, err := s.db.Exec(ctx, `
+		INSERT INTO items (id, stock, price)
+		SELECT g::text, $2, $3 FROM generate_series(0, $1::bigint - 1) AS g
+		ON CONFLICT (id) DO UPDATE SET stock = EXCLUDED.stock, price = EXCLUDED.price`,
+		n, stock, price)
+	if err != nil {
+		return fmt.Errorf("batch init %d items: %w", n, err)
+	}
+	return nil
+}

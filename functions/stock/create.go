@@ -1,0 +1,35 @@
+package stock
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/wdm-knative/webshop/internal/api"
+)
+
+// Create serves POST /stock/item/create/{price}: a new item with stock 0.
+func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
+	p := api.PathOf(r)
+	price := p.Amount("price")
+	if err := p.Err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	id, err := h.store.Create(r.Context(), price)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.OK(w, map[string]string{"item_id": id})
+}
+
+// Create inserts an item; the database draws its UUID.
+func (s *Store) Create(ctx context.Context, price int64) (string, error) {
+	var id string
+	err := s.db.QueryRow(ctx, `INSERT INTO items (price) VALUES ($1) RETURNING id`, price).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("create item: %w", err)
+	}
+	return id, nil
+}

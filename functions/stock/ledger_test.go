@@ -1,0 +1,315 @@
+package stock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/schemas"
+	"github.com/wdm-knative/webshop/schemas/schematest"
+)
+
+type fixture struct {
+	t    *testing.T
+	pool *pgxpool.Pool
+	ev   *Events
+}
+
+// newFixture gives a test its own migrated stock database.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, "stock"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &fixture{t: t, pool: pool, ev: NewEvents(NewStore(pool), log)}
+}
+
+func (f *fixture) item(id string, stock int64) {
+	f.t.Helper()
+	if _, err := f.pool.Exec(context.Background(),
+		`INSERT INTO items (id, stock, price) VALUES ($1, $2, 1)`, id, stock); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) stock(id string) int64 {
+	f.t.Helper()
+	var n int64
+	if err := f.pool.QueryRow(context.Background(), `SELECT stock FROM items WHERE id = $1`, id).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func requested(saga string, items ...schemas.Item) event.Event {
+	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+		schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Items: items, TotalCost: 1})
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func compensate(saga string) event.Event {
+	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), operation.TypeCheckoutCompensate,
+		schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Reason: schemas.ReasonInsufficientCredit})
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func it(id string, q int64) schemas.Item { return schemas.Item{ItemID: id, Quantity: q} }
+
+// call runs a handler, checks the reply against its schema and returns it.
+func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
+	f.t.Helper()
+	out, err := h(context.Background(), in)
+	if err != nil {
+		f.t.Fatalf("%s: %v", in.Type(), err)
+	}
+	if out == nil {
+		f.t.Fatalf("%s: no reply", in.Type())
+	}
+	schematest.Check(f.t, *out)
+	return *out
+}
+
+func decode[T schemas.Data](t *testing.T, e event.Event) T {
+	t.Helper()
+	d, err := schemas.DecodeAs[T](e)
+	if err != nil {
+		t.Fatalf("reply %s: %v", e.Type(), err)
+	}
+	return d
+}
+
+func TestReserve(t *testing.T) {
+	cases := []struct {
+		name       string
+		items      []schemas.Item
+		wantType   string
+		wantReason schemas.Reason
+		wantItem   string
+		wantStock  map[string]int64
+	}{
+		{"all available", []schemas.Item{it("a", 2), it("b", 3)}, operation.TypeStockReserved, "", "", map[string]int64{"a": 3, "b": 0}},
+		{"repeated item is summed", []schemas.Item{it("a", 2), it("a", 3)}, operation.TypeStockReserved, "", "", map[string]int64{"a": 0, "b": 3}},
+		{"one short takes nothing", []schemas.Item{it("a", 1), it("b", 4)}, operation.TypeStockRejected, schemas.ReasonInsufficientStock, "b", map[string]int64{"a": 5, "b": 3}},
+		{"unknown item takes nothing", []schemas.Item{it("a", 1), it("zz", 1)}, operation.TypeStockRejected, schemas.ReasonUnknownItem, "zz", map[string]int64{"a": 5, "b": 3}},
+		{"sum past int64 is short", []schemas.Item{it("a", 1<<62), it("a", 1<<62), it("a", 1<<62)}, operation.TypeStockRejected, schemas.ReasonInsufficientStock, "a", map[string]int64{"a": 5}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.item("a", 5)
+			f.item("b", 3)
+			in := requested("s1", c.items...)
+			first := f.call(f.ev.Reserve, in)
+			if first.Type() != c.wantType {
+				t.Fatalf("reply %s, want %s", first.Type(), c.wantType)
+			}
+			if c.wantType == operation.TypeStockRejected {
+				r := decode[schemas.StockRejected](t, first)
+				if r.Reason != c.wantReason || r.ItemID != c.wantItem {
+					t.Errorf("rejected %+v, want reason %s item %s", r, c.wantReason, c.wantItem)
+				}
+			}
+			// A redelivery is answered from the ledger: same reply, no change.
+			again := f.call(f.ev.Reserve, in)
+			if again.ID() != first.ID() || string(again.Data()) != string(first.Data()) || again.Type() != first.Type() {
+				t.Errorf("redelivery answered %s, first %s", again, first)
+			}
+			for id, want := range c.wantStock {
+				if got := f.stock(id); got != want {
+					t.Errorf("stock of %s = %d, want %d", id, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRelease(t *testing.T) {
+	cases := []struct {
+		name         string
+		reserve      []schemas.Item // nil: no reservation before the release
+		reserveAfter bool
+		wantReleased []schemas.Item
+		wantLate     string // reply type of a reserve arriving after the release
+	}{
+		{"gives back a reservation", []schemas.Item{it("a", 2), it("b", 1)}, false, []schemas.Item{it("a", 2), it("b", 1)}, operation.TypeStockReserved},
+		{"rejected reservation gives back nothing", []schemas.Item{it("a", 99)}, false, []schemas.Item{}, operation.TypeStockRejected},
+		{"compensation first leaves a tombstone", nil, true, []schemas.Item{}, operation.TypeStockRejected},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.item("a", 5)
+			f.item("b", 3)
+			items := c.reserve
+			if items == nil {
+				items = []schemas.Item{it("a", 1)}
+			} else {
+				f.call(f.ev.Reserve, requested("s1", items...))
+			}
+			rel := f.call(f.ev.Release, compensate("s1"))
+			if rel.Type() != operation.TypeStockReleased {
+				t.Fatalf("reply %s", rel.Type())
+			}
+			if got := decode[schemas.StockReleased](t, rel).Items; fmt.Sprint(got) != fmt.Sprint(c.wantReleased) {
+				t.Errorf("released %v, want %v", got, c.wantReleased)
+			}
+			// Duplicate compensation: same answer, given back once.
+			if again := f.call(f.ev.Release, compensate("s1")); string(again.Data()) != string(rel.Data()) || again.ID() != rel.ID() {
+				t.Errorf("duplicate release answered %s, first %s", again.Data(), rel.Data())
+			}
+			late := f.call(f.ev.Reserve, requested("s1", items...))
+			if late.Type() != c.wantLate {
+				t.Errorf("reserve after release answered %s, want %s", late.Type(), c.wantLate)
+			}
+			if c.reserveAfter {
+				if r := decode[schemas.StockRejected](t, late); r.Reason != schemas.ReasonCompensated {
+					t.Errorf("late reserve reason %s", r.Reason)
+				}
+			}
+			if f.stock("a") != 5 || f.stock("b") != 3 {
+				t.Errorf("stock a=%d b=%d, want it all back (5, 3)", f.stock("a"), f.stock("b"))
+			}
+		})
+	}
+}
+
+func TestReserveConcurrentOnOneItem(t *testing.T) {
+	f := newFixture(t)
+	f.item("hot", 10)
+	const n = 40
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		reserved int
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.ev.Reserve(context.Background(), requested(fmt.Sprintf("s%d", i), it("hot", 1)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if out.Type() == operation.TypeStockReserved {
+				mu.Lock()
+				reserved++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if reserved != 10 || f.stock("hot") != 0 {
+		t.Errorf("reserved %d (want 10), stock left %d (want 0)", reserved, f.stock("hot"))
+	}
+}
+
+// TestReserveNoDeadlock runs multi-item reservations whose orders list the
+// same items in opposite orders.
+func TestReserveNoDeadlock(t *testing.T) {
+	f := newFixture(t)
+	f.item("x", 1000)
+	f.item("y", 1000)
+	f.item("z", 1000)
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			items := []schemas.Item{it("x", 1), it("y", 1), it("z", 1)}
+			if i%2 == 1 {
+				items = []schemas.Item{it("z", 1), it("y", 1), it("x", 1)}
+			}
+			saga := fmt.Sprintf("s%d", i)
+			if _, err := f.ev.Reserve(context.Background(), requested(saga, items...)); err != nil {
+				t.Error(err)
+			}
+			if i%3 == 0 {
+				if _, err := f.ev.Release(context.Background(), compensate(saga)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// 60 reserved, 20 of them released.
+	for _, id := range []string{"x", "y", "z"} {
+		if got := f.stock(id); got != 1000-40 {
+			t.Errorf("stock of %s = %d, want 960", id, got)
+		}
+	}
+}
+
+// TestReserveReleaseRace delivers a saga's reserve and release at the same
+// time, many times: whichever wins, nothing stays taken.
+func TestReserveReleaseRace(t *testing.T) {
+	f := newFixture(t)
+	f.item("a", 100)
+	for i := range 30 {
+		saga := fmt.Sprintf("race%d", i)
+		var wg sync.WaitGroup
+		for _, call := range []func() error{
+			func() error { _, err := f.ev.Reserve(context.Background(), requested(saga, it("a", 1))); return err },
+			func() error { _, err := f.ev.Release(context.Background(), compensate(saga)); return err },
+			func() error { _, err := f.ev.Reserve(context.Background(), requested(saga, it("a", 1))); return err },
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := call(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := f.stock("a"); got != 100 {
+			t.Fatalf("after race %d stock %d, want 100", i, got)
+		}
+	}
+}
+
+func TestMalformedEventsArePermanent(t *testing.T) {
+	f := newFixture(t)
+	bad := event.New()
+	bad.SetID("x")
+	bad.SetSource("/test")
+	bad.SetType(operation.TypeCheckoutRequested)
+	_ = bad.SetData(event.ApplicationJSON, map[string]any{"saga_id": "s", "items": []any{}})
+	for name, h := range f.ev.Operations() {
+		t.Run(name, func(t *testing.T) {
+			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {
+				t.Errorf("got %v, want a permanent error", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package stock_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/functions/stock"
+	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// stockServer is the stock operations over HTTP on a fresh, migrated database.
+type stockServer struct {
+	*httptest.Server
+	db *pgxpool.Pool
+}
+
+func newStockServer(t *testing.T) *stockServer {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, "stock"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	h := stock.NewHandlers(stock.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
+	rt := api.NewRouter()
+	var ops []operation.Operation
+	for _, op := range operation.All {
+		if op.Domain == operation.Stock {
+			ops = append(ops, op)
+		}
+	}
+	if err := rt.Mount(ops, h.Operations()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rt)
+	t.Cleanup(srv.Close)
+	return &stockServer{Server: srv, db: db}
+}
+
+// call sends a request and decodes the JSON answer; every answer of the API
+// must be JSON, so a body that is not fails the test.
+func call(t testing.TB, method, url string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, body
+}
+
+// item reads an item's stock and price straight from the database.
+func (s *stockServer) item(t testing.TB, id string) (stock, price int64) {
+	t.Helper()
+	if err := s.db.QueryRow(context.Background(), `SELECT stock, price FROM items WHERE id = $1`, id).Scan(&stock, &price); err != nil {
+		t.Fatalf("item %q: %v", id, err)
+	}
+	return stock, price
+}
+
+func (s *stockServer) createItem(t testing.TB, price string, stock string) string {
+	t.Helper()
+	code, body := call(t, "POST", s.URL+"/stock/item/create/"+price)
+	if code != 200 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	id, _ := body["item_id"].(string)
+	if stock != "0" {
+		if code, body := call(t, "POST", s.URL+"/stock/add/"+id+"/"+stock); code != 200 {
+			t.Fatalf("add: %d %v", code, body)
+		}
+	}
+	return id
+}

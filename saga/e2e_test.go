@@ -1,0 +1,301 @@
+package saga_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/functions/payment"
+	"github.com/wdm-knative/webshop/functions/stock"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/saga"
+	"github.com/wdm-knative/webshop/schemas/schematest"
+)
+
+// broker is an in-memory stand-in for the Knative Broker: at-least-once,
+// no order, a reply is queued before its input is acked, and an input whose
+// handler failed stays queued. It routes by the operation table.
+type broker struct {
+	t        *testing.T
+	rng      *rand.Rand
+	dupRate  float64
+	dropRate float64 // for events sent by the checkout: lost on the way in
+	handlers map[string][]eventhttp.Handler
+
+	mu      sync.Mutex
+	queue   []delivery
+	handled int
+}
+
+type delivery struct {
+	e  event.Event
+	to eventhttp.Handler
+}
+
+func (b *broker) Send(_ context.Context, e event.Event) error {
+	schematest.Check(b.t, e)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, h := range b.handlers[e.Type()] {
+		b.queue = append(b.queue, delivery{e, h})
+	}
+	return nil
+}
+
+// send is how the test's checkout hands its first event over; it may lose
+// it (a K_SINK failure), which the sweep must make up for.
+func (b *broker) send(e event.Event) {
+	b.mu.Lock()
+	lost := b.rng.Float64() < b.dropRate
+	b.mu.Unlock()
+	if !lost {
+		_ = b.Send(context.Background(), e)
+	}
+}
+
+// pick takes a random queued delivery; with dupRate it stays queued too.
+func (b *broker) pick() (delivery, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		return delivery{}, false
+	}
+	i := b.rng.IntN(len(b.queue))
+	d := b.queue[i]
+	if b.rng.Float64() >= b.dupRate {
+		b.queue = slices.Delete(b.queue, i, i+1)
+	}
+	b.handled++
+	return d, true
+}
+
+// drain delivers until nothing is queued, with workers in parallel.
+func (b *broker) drain(workers int) {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				d, ok := b.pick()
+				if !ok {
+					return
+				}
+				reply, err := d.to(context.Background(), d.e)
+				if err != nil {
+					b.t.Errorf("%s %s: %v", d.e.Type(), d.e.Subject(), err)
+					continue
+				}
+				if reply != nil {
+					_ = b.Send(context.Background(), *reply)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func migrated(t *testing.T, domain string) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, domain); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func sum(t *testing.T, pool *pgxpool.Pool, sql string) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// TestCheckoutSagaInProcess runs many checkouts at once through the real
+// participants, the real saga and an unreliable in-memory broker
+// (duplicates, any order, lost first events), then checks that stock taken,
+// credit taken and paid orders agree.
+func TestCheckoutSagaInProcess(t *testing.T) {
+	cases := []struct {
+		name              string
+		dupRate, dropRate float64
+		deadline          time.Duration // the sweep's; lost requests then compensate
+	}{
+		{"reliable broker", 0, 0, time.Hour},
+		{"duplicates", 0.3, 0, time.Hour},
+		{"duplicates and lost requests, re-sent", 0.3, 0.2, time.Hour},
+		{"duplicates and lost requests, deadline", 0.3, 0.2, time.Millisecond},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			runSagas(t, uint64(i), c.dupRate, c.dropRate, c.deadline)
+		})
+	}
+}
+
+func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline time.Duration) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	orderDB, stockDB, paymentDB := migrated(t, "order"), migrated(t, "stock"), migrated(t, "payment")
+	rng := rand.New(rand.NewPCG(seed, 42))
+
+	const nItems, nUsers, nOrders = 4, 12, 60
+	prices := make([]int64, nItems)
+	for i := range nItems {
+		prices[i] = int64(1 + i)
+		exec(t, stockDB, `INSERT INTO items (id, stock, price) VALUES ($1, 12, $2)`, fmt.Sprint(i), prices[i])
+	}
+	for u := range nUsers {
+		exec(t, paymentDB, `INSERT INTO users (id, credit) VALUES ($1, $2)`, fmt.Sprint(u), 10+rng.Int64N(40))
+	}
+	for o := range nOrders {
+		id := fmt.Sprint(o)
+		var total int64
+		exec(t, orderDB, `INSERT INTO orders (id, user_id) VALUES ($1, $2)`, id, fmt.Sprint(rng.IntN(nUsers+1))) // user nUsers is unknown
+		for _, it := range rng.Perm(nItems)[:1+rng.IntN(3)] {
+			q := 1 + rng.Int64N(3)
+			exec(t, orderDB, `INSERT INTO order_items VALUES ($1, $2, $3, $4)`, id, fmt.Sprint(it), q, prices[it])
+			total += q * prices[it]
+		}
+		exec(t, orderDB, `UPDATE orders SET total_cost = $2 WHERE id = $1`, id, total)
+	}
+	stockBefore := sum(t, stockDB, `SELECT sum(stock * price) FROM items`)
+	creditBefore := sum(t, paymentDB, `SELECT sum(credit) FROM users`)
+
+	sagaStore := saga.NewStore(orderDB)
+	b := &broker{t: t, rng: rng, dupRate: dupRate, dropRate: dropRate, handlers: map[string][]eventhttp.Handler{}}
+	handlers := map[string]eventhttp.Handler{}
+	for name, h := range stock.NewEvents(stock.NewStore(stockDB), log).Operations() {
+		handlers[name] = h
+	}
+	for name, h := range payment.NewEvents(payment.NewStore(paymentDB), log).Operations() {
+		handlers[name] = h
+	}
+	sagaEvents := saga.NewEvents(sagaStore, b, saga.Options{StallAfter: time.Millisecond, Deadline: deadline, Batch: 7}, log)
+	for name, h := range sagaEvents.Operations() {
+		handlers[name] = h
+	}
+	for _, op := range operation.All {
+		for _, typ := range op.Consumes {
+			if h, ok := handlers[op.Name]; ok && typ != operation.TypePing {
+				b.handlers[typ] = append(b.handlers[typ], h)
+			}
+		}
+	}
+
+	// Every order checked out twice at once: the second joins.
+	var wg sync.WaitGroup
+	for o := range nOrders {
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				co, err := sagaStore.Begin(ctx, fmt.Sprint(o))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if co.Created {
+					e, err := saga.RequestedEvent(co.Saga)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					b.send(e)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if n := sum(t, orderDB, `SELECT count(*) FROM sagas`); n != nOrders {
+		t.Fatalf("%d sagas for %d orders", n, nOrders)
+	}
+	b.drain(6)
+	// Lost requests leave sagas pending; sweeps re-send until all end.
+	for round := 0; sum(t, orderDB, `SELECT count(*) FROM sagas WHERE status IN ('pending', 'compensating')`) > 0; round++ {
+		if round == 5 {
+			t.Fatal("sagas still running after 5 sweeps")
+		}
+		time.Sleep(5 * time.Millisecond)
+		if _, err := sagaEvents.Sweep(ctx, event.New()); err != nil {
+			t.Fatal(err)
+		}
+		b.drain(6)
+	}
+
+	paidOrders := sum(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'paid'`)
+	paidSagas := sum(t, orderDB, `SELECT count(*) FROM sagas WHERE status = 'paid'`)
+	openOrders := sum(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'open'`)
+	paidValue := sum(t, orderDB, `SELECT coalesce(sum(total_cost), 0) FROM orders WHERE status = 'paid'`)
+	stockTaken := stockBefore - sum(t, stockDB, `SELECT sum(stock * price) FROM items`)
+	creditTaken := creditBefore - sum(t, paymentDB, `SELECT sum(credit) FROM users`)
+	t.Logf("%d deliveries; %d paid, %d open; value %d", b.handled, paidOrders, openOrders, paidValue)
+	if paidOrders != paidSagas || paidOrders+openOrders != nOrders {
+		t.Errorf("paid orders %d, paid sagas %d, open orders %d of %d", paidOrders, paidSagas, openOrders, nOrders)
+	}
+	if stockTaken != paidValue || creditTaken != paidValue {
+		t.Errorf("stock taken %d, credit taken %d, paid orders' total %d: must all agree", stockTaken, creditTaken, paidValue)
+	}
+	if paidOrders == 0 || openOrders == 0 {
+		t.Errorf("want both outcomes in the mix: %d paid, %d open", paidOrders, openOrders)
+	}
+	// Per item, too: what stock lost is what paid orders hold.
+	rows, err := orderDB.Query(ctx, `SELECT i.item_id, sum(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id
+		WHERE o.status = 'paid' GROUP BY i.item_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for rows.Next() {
+		var (
+			id string
+			q  int64
+		)
+		if err := rows.Scan(&id, &q); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = q
+	}
+	for i := range nItems {
+		id := fmt.Sprint(i)
+		var left int64
+		if err := stockDB.QueryRow(ctx, `SELECT stock FROM items WHERE id = $1`, id).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if 12-left != want[id] {
+			t.Errorf("item %s: %d taken, paid orders hold %d", id, 12-left, want[id])
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package saga
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/schemas"
+)
+
+// Sender delivers an event to the broker (eventhttp.Sender posts to K_SINK).
+type Sender interface {
+	Send(ctx context.Context, e event.Event) error
+}
+
+// Options tune the recovery sweep.
+type Options struct {
+	// StallAfter is how long a running saga may go without a change before
+	// the sweep re-sends what it waits for.
+	StallAfter time.Duration
+	// Deadline is how long a saga may stay pending before the sweep gives
+	// up on it and compensates (tombstones make that safe even if the
+	// replies are merely late).
+	Deadline time.Duration
+	// Batch is how many sagas one sweep transaction handles.
+	Batch int
+}
+
+// DefaultOptions are the sweep settings used when none are given.
+var DefaultOptions = Options{StallAfter: 5 * time.Second, Deadline: 30 * time.Second, Batch: 200}
+
+// Events serves the saga's CloudEvent operations: saga-step (the
+// participants' replies) and saga-sweep (the PingSource's tick).
+type Events struct {
+	store *Store
+	sink  Sender
+	opts  Options
+	log   *slog.Logger
+}
+
+// NewEvents returns the saga's event handlers; sink is used by the sweep.
+func NewEvents(store *Store, sink Sender, opts Options, log *slog.Logger) *Events {
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = DefaultOptions.StallAfter
+	}
+	if opts.Deadline <= 0 {
+		opts.Deadline = DefaultOptions.Deadline
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultOptions.Batch
+	}
+	return &Events{store: store, sink: sink, opts: opts, log: log}
+}
+
+// Operations maps each saga event operation's name to its handler.
+func (h *Events) Operations() map[string]eventhttp.Handler {
+	return map[string]eventhttp.Handler{
+		"saga-step":  h.Step,
+		"saga-sweep": h.Sweep,
+	}
+}
+
+// RequestedEvent is the saga's shop.checkout.requested. Its id is the same
+// for every (re)send.
+func RequestedEvent(sg Saga) (event.Event, error) {
+	items := make([]schemas.Item, len(sg.Items))
+	for i, it := range sg.Items {
+		items[i] = schemas.Item{ItemID: it.ItemID, Quantity: it.Quantity}
+	}
+	return schemas.New(schemas.RequestedID(sg.ID), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+		schemas.CheckoutRequested{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Items: items, TotalCost: sg.TotalCost})
+}
+
+// CompensateEvent is the saga's shop.checkout.compensate, the same event
+// (id, source, data) whether saga-step or the sweep sends it.
+func CompensateEvent(sg Saga) (event.Event, error) {
+	reason := sg.Reason
+	if reason == "" {
+		reason = schemas.ReasonDeadline
+	}
+	return schemas.New(schemas.CompensateID(sg.ID), schemas.Source("saga"), operation.TypeCheckoutCompensate,
+		schemas.CheckoutCompensate{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason})
+}
+
+// emitted builds the event a decision (or the sweep) sends for sg.
+func emitted(sg Saga, e Emit) (*event.Event, error) {
+	var (
+		ev  event.Event
+		err error
+	)
+	switch e {
+	case EmitNone:
+		return nil, nil
+	case EmitRequested:
+		ev, err = RequestedEvent(sg)
+	case EmitCompensate:
+		ev, err = CompensateEvent(sg)
+	default:
+		return nil, fmt.Errorf("saga %q: unknown emit %d", sg.ID, e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}

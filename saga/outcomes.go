@@ -1,0 +1,190 @@
+package saga
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Tuning of the listener. Every waiter also polls its saga now and then, as
+// a safety net should a notification be lost in a way the listener cannot
+// see (the database restarting between the decision and our LISTEN is
+// covered by the re-check after every reconnect; this covers the rest).
+const (
+	healthEvery   = 10 * time.Second // ping the idle LISTEN connection this often
+	waiterRecheck = 5 * time.Second
+	backoffMin    = 100 * time.Millisecond
+	backoffMax    = 2 * time.Second
+)
+
+// Outcomes wakes checkouts waiting for sagas to end. One per process: it
+// holds one Postgres connection that LISTENs on NotifyChannel, reconnects
+// when it drops, and after every (re)connect re-reads the sagas of all
+// current waiters, since notifications sent while it was away are lost.
+type Outcomes struct {
+	dsn   string
+	store *Store
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[string]map[chan Outcome]struct{}
+}
+
+// NewOutcomes returns a listener on the order database at dsn; store reads
+// sagas for the re-checks. Run must be running for waiters to wake promptly.
+func NewOutcomes(dsn string, store *Store, log *slog.Logger) *Outcomes {
+	return &Outcomes{dsn: dsn, store: store, log: log, waiters: map[string]map[chan Outcome]struct{}{}}
+}
+
+// Wait blocks until the saga is paid or failed, or ctx ends.
+func (o *Outcomes) Wait(ctx context.Context, sagaID string) (Outcome, error) {
+	ch := make(chan Outcome, 1)
+	o.add(sagaID, ch)
+	defer o.remove(sagaID, ch)
+
+	// Registered first, read second: a decision between the two is
+	// either in the read or in a notification to ch.
+	tick := time.NewTicker(waiterRecheck)
+	defer tick.Stop()
+	for {
+		out, err := o.store.Outcomes(ctx, []string{sagaID})
+		if err == nil && len(out) == 1 {
+			return out[0], nil
+		}
+		if err != nil && ctx.Err() == nil {
+			o.log.Warn("read saga outcome", "saga", sagaID, "err", err)
+		}
+		select {
+		case out := <-ch:
+			return out, nil
+		case <-ctx.Done():
+			return Outcome{}, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (o *Outcomes) add(id string, ch chan Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.waiters[id] == nil {
+		o.waiters[id] = map[chan Outcome]struct{}{}
+	}
+	o.waiters[id][ch] = struct{}{}
+}
+
+func (o *Outcomes) remove(id string, ch chan Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.waiters[id], ch)
+	if len(o.waiters[id]) == 0 {
+		delete(o.waiters, id)
+	}
+}
+
+// wake hands an outcome to every waiter of its saga.
+func (o *Outcomes) wake(out Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for ch := range o.waiters[out.SagaID] {
+		select {
+		case ch <- out:
+		default: // already woken
+		}
+	}
+}
+
+func (o *Outcomes) waiting() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Collect(maps.Keys(o.waiters))
+}
+
+// Run listens until ctx ends, reconnecting with backoff.
+func (o *Outcomes) Run(ctx context.Context) {
+	backoff := backoffMin
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := o.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		o.log.Warn("saga outcome listener lost its connection", "err", err)
+		if time.Since(start) > time.Minute {
+			backoff = backoffMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, backoffMax)
+	}
+}
+
+func (o *Outcomes) listen(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, o.dsn)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{NotifyChannel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if err := o.recheck(ctx); err != nil {
+		return err
+	}
+	o.log.Debug("saga outcome listener connected")
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, healthEvery)
+		n, err := conn.WaitForNotification(waitCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			// Quiet for a while: make sure the connection is alive, or a
+			// dead one would keep us waiting forever.
+			if err := conn.Ping(ctx); err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("wait: %w", err)
+		}
+		var out Outcome
+		if err := json.Unmarshal([]byte(n.Payload), &out); err != nil {
+			o.log.Error("bad saga outcome notification", "payload", n.Payload, "err", err)
+			continue
+		}
+		o.wake(out)
+	}
+}
+
+// recheck wakes the waiters whose sagas ended while nobody listened.
+func (o *Outcomes) recheck(ctx context.Context) error {
+	ids := o.waiting()
+	if len(ids) == 0 {
+		return nil
+	}
+	outs, err := o.store.Outcomes(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("recheck: %w", err)
+	}
+	for _, out := range outs {
+		o.wake(out)
+	}
+	return nil
+}

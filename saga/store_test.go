@@ -1,0 +1,476 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/schemas"
+	"github.com/wdm-knative/webshop/schemas/schematest"
+)
+
+type fixture struct {
+	t     *testing.T
+	dsn   string
+	pool  *pgxpool.Pool
+	store *Store
+	sink  *recordingSink
+	ev    *Events
+}
+
+// recordingSink stands in for the broker's ingress.
+type recordingSink struct {
+	mu   sync.Mutex
+	sent []event.Event
+	fail bool
+}
+
+func (s *recordingSink) Send(_ context.Context, e event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return eventhttp.ErrNotAccepted
+	}
+	s.sent = append(s.sent, e)
+	return nil
+}
+
+func (s *recordingSink) take() []event.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.sent
+	s.sent = nil
+	return out
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.NewDatabase(t)
+	if err := dbmigrations.Apply(ctx, dsn, "order"); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store := NewStore(pool)
+	sink := &recordingSink{}
+	ev := NewEvents(store, sink, Options{StallAfter: time.Second, Deadline: time.Minute, Batch: 2}, quietLog())
+	return &fixture{t: t, dsn: dsn, pool: pool, store: store, sink: sink, ev: ev}
+}
+
+// order creates an order with the given item quantities at price 3 each.
+func (f *fixture) order(id string, quantities ...int64) {
+	f.t.Helper()
+	ctx := context.Background()
+	var total int64
+	for i, q := range quantities {
+		if _, err := f.pool.Exec(ctx, `INSERT INTO orders (id, user_id) VALUES ($1, 'u') ON CONFLICT DO NOTHING`, id); err != nil {
+			f.t.Fatal(err)
+		}
+		if _, err := f.pool.Exec(ctx, `INSERT INTO order_items VALUES ($1, $2, $3, 3)`, id, string(rune('a'+i)), q); err != nil {
+			f.t.Fatal(err)
+		}
+		total += 3 * q
+	}
+	if _, err := f.pool.Exec(ctx, `INSERT INTO orders (id, user_id, total_cost) VALUES ($1, 'u', $2)
+		ON CONFLICT (id) DO UPDATE SET total_cost = $2`, id, total); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) orderStatus(id string) string {
+	f.t.Helper()
+	var s string
+	if err := f.pool.QueryRow(context.Background(), `SELECT status FROM orders WHERE id = $1`, id).Scan(&s); err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// reply builds a participant's reply for a saga.
+func reply(sg Saga, typ string, reason schemas.Reason) event.Event {
+	var d schemas.Data
+	switch typ {
+	case operation.TypeStockReserved:
+		d = schemas.StockReserved{SagaID: sg.ID, OrderID: sg.OrderID, Items: []schemas.Item{}}
+	case operation.TypeStockRejected:
+		d = schemas.StockRejected{SagaID: sg.ID, OrderID: sg.OrderID, Reason: reason}
+	case operation.TypePaymentDebited:
+		d = schemas.PaymentDebited{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Amount: sg.TotalCost}
+	case operation.TypePaymentRejected:
+		d = schemas.PaymentRejected{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason}
+	case operation.TypeStockReleased:
+		d = schemas.StockReleased{SagaID: sg.ID, OrderID: sg.OrderID, Items: []schemas.Item{}}
+	case operation.TypePaymentRefunded:
+		d = schemas.PaymentRefunded{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID}
+	}
+	e, err := schemas.New(sg.ID+"/"+typ, "/test", typ, d)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func TestBegin(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.order("o1", 2, 1)
+	if _, err := f.pool.Exec(ctx, `INSERT INTO orders (id, user_id) VALUES ('empty', 'u'), ('done', 'u')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE orders SET status = 'paid' WHERE id = 'done'`); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name    string
+		order   string
+		wantErr error
+		paid    bool
+	}{
+		{"unknown order", "nope", ErrOrderNotFound, false},
+		{"empty order", "empty", ErrEmptyOrder, false},
+		{"paid order takes nothing", "done", nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			co, err := f.store.Begin(ctx, c.order)
+			if !errors.Is(err, c.wantErr) || co.Paid != c.paid || co.Created {
+				t.Errorf("Begin = %+v, %v; want paid=%v err=%v", co, err, c.paid, c.wantErr)
+			}
+		})
+	}
+
+	t.Run("creates then joins", func(t *testing.T) {
+		first, err := f.store.Begin(ctx, "o1")
+		if err != nil || !first.Created {
+			t.Fatalf("first Begin = %+v, %v", first, err)
+		}
+		sg := first.Saga
+		if sg.State != Start || sg.TotalCost != 9 || len(sg.Items) != 2 || sg.Items[0] != (Item{"a", 2, 3}) || sg.UserID != "u" {
+			t.Errorf("snapshot %+v", sg)
+		}
+		if got := f.orderStatus("o1"); got != "checking_out" {
+			t.Errorf("order status %s", got)
+		}
+		second, err := f.store.Begin(ctx, "o1")
+		if err != nil || second.Created || second.Saga.ID != sg.ID {
+			t.Errorf("second Begin = %+v, %v; want to join %s", second, err, sg.ID)
+		}
+		e, err := RequestedEvent(sg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schematest.Check(t, e)
+	})
+
+	t.Run("concurrent checkouts share one saga", func(t *testing.T) {
+		f.order("o2", 1)
+		ids := make(chan string, 10)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				co, err := f.store.Begin(ctx, "o2")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids <- co.Saga.ID
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		seen := map[string]bool{}
+		for id := range ids {
+			seen[id] = true
+		}
+		if len(seen) != 1 {
+			t.Errorf("%d sagas for one order", len(seen))
+		}
+	})
+}
+
+func TestStep(t *testing.T) {
+	type step struct {
+		typ    string
+		reason schemas.Reason
+		emit   bool // answers checkout.compensate
+	}
+	cases := []struct {
+		name        string
+		steps       []step
+		wantStatus  Status
+		wantOrder   string
+		wantReason  schemas.Reason
+		wantOutcome bool
+	}{
+		{"paid", []step{{typ: operation.TypeStockReserved}, {typ: operation.TypeStockReserved}, {typ: operation.TypePaymentDebited}},
+			Paid, "paid", "", true},
+		{"stock short, then compensated", []step{
+			{typ: operation.TypePaymentDebited},
+			{typ: operation.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true},
+			{typ: operation.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true}, // redelivery
+			{typ: operation.TypeStockReleased},
+			{typ: operation.TypePaymentRefunded},
+			{typ: operation.TypePaymentRefunded},
+		}, Failed, "open", schemas.ReasonInsufficientStock, true},
+		{"compensating waits for both confirmations", []step{
+			{typ: operation.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: true},
+			{typ: operation.TypeStockReserved},
+			{typ: operation.TypePaymentRefunded},
+		}, Compensating, "checking_out", schemas.ReasonInsufficientCredit, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			f.order("o", 1)
+			co, err := f.store.Begin(ctx, "o")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range c.steps {
+				out, err := f.ev.Step(ctx, reply(co.Saga, s.typ, s.reason))
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if (out != nil) != s.emit {
+					t.Fatalf("step %d (%s): reply %v, want one=%v", i, s.typ, out, s.emit)
+				}
+				if out != nil {
+					schematest.Check(t, *out)
+					if out.Type() != operation.TypeCheckoutCompensate || out.ID() != schemas.CompensateID(co.Saga.ID) {
+						t.Errorf("reply %s", out)
+					}
+				}
+			}
+			sg, err := f.store.Get(ctx, co.Saga.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sg.State.Status != c.wantStatus || sg.Reason != c.wantReason {
+				t.Errorf("saga %v reason %q, want %s %q", sg.State, sg.Reason, c.wantStatus, c.wantReason)
+			}
+			if got := f.orderStatus("o"); got != c.wantOrder {
+				t.Errorf("order status %s, want %s", got, c.wantOrder)
+			}
+			outs, err := f.store.Outcomes(ctx, []string{sg.ID})
+			if err != nil || (len(outs) == 1) != c.wantOutcome {
+				t.Errorf("outcomes %v, %v", outs, err)
+			}
+		})
+	}
+}
+
+func TestStepRejectsWhatItCannotUse(t *testing.T) {
+	f := newFixture(t)
+	unknown := reply(Saga{ID: "nope", OrderID: "o", UserID: "u"}, operation.TypeStockReserved, "")
+	wrongType := event.New()
+	wrongType.SetID("x")
+	wrongType.SetSource("/test")
+	wrongType.SetType(operation.TypeCheckoutRequested)
+	_ = wrongType.SetData(event.ApplicationJSON, schemas.CheckoutRequested{SagaID: "s", OrderID: "o", UserID: "u",
+		Items: []schemas.Item{{ItemID: "i", Quantity: 1}}})
+	for name, e := range map[string]event.Event{"unknown saga": unknown, "not a reply": wrongType} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := f.ev.Step(context.Background(), e); !errors.Is(err, eventhttp.ErrPermanent) {
+				t.Errorf("got %v, want permanent", err)
+			}
+		})
+	}
+}
+
+func TestSweep(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	begin := func(order string) Saga {
+		f.order(order, 1)
+		co, err := f.store.Begin(ctx, order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return co.Saga
+	}
+	age := func(sg Saga, updated, created time.Duration) {
+		if _, err := f.pool.Exec(ctx, `UPDATE sagas SET updated_at = now() - $2 * interval '1 second',
+			created_at = now() - $3 * interval '1 second' WHERE id = $1`,
+			sg.ID, updated.Seconds(), created.Seconds()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := begin("fresh")
+	stalled := begin("stalled")
+	age(stalled, 10*time.Second, 10*time.Second)
+	overdue := begin("overdue")
+	age(overdue, 10*time.Second, 2*time.Minute)
+	compensating := begin("compensating")
+	if _, err := f.ev.Step(ctx, reply(compensating, operation.TypeStockRejected, schemas.ReasonUnknownItem)); err != nil {
+		t.Fatal(err)
+	}
+	age(compensating, 10*time.Second, 10*time.Second)
+	paid := begin("paid")
+	for _, typ := range []string{operation.TypeStockReserved, operation.TypePaymentDebited} {
+		if _, err := f.ev.Step(ctx, reply(paid, typ, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age(paid, time.Hour, time.Hour)
+
+	if out, err := f.ev.Sweep(ctx, event.New()); err != nil || out != nil {
+		t.Fatalf("sweep = %v, %v", out, err)
+	}
+	got := map[string]string{}
+	for _, e := range f.sink.take() {
+		schematest.Check(t, e)
+		got[e.Subject()] = e.Type()
+	}
+	want := map[string]string{
+		stalled.ID:      operation.TypeCheckoutRequested,
+		overdue.ID:      operation.TypeCheckoutCompensate,
+		compensating.ID: operation.TypeCheckoutCompensate,
+	}
+	if len(got) != len(want) {
+		t.Errorf("sweep sent %v, want %v", got, want)
+	}
+	for id, typ := range want {
+		if got[id] != typ {
+			t.Errorf("saga %s: sent %q, want %q", id, got[id], typ)
+		}
+	}
+	if _, ok := got[fresh.ID]; ok {
+		t.Error("fresh saga re-sent")
+	}
+	sg, err := f.store.Get(ctx, overdue.ID)
+	if err != nil || sg.State.Status != Compensating || sg.Reason != schemas.ReasonDeadline || sg.Attempts != 1 {
+		t.Errorf("overdue saga %+v, %v", sg, err)
+	}
+	// Just re-sent: the next tick leaves them alone for StallAfter.
+	if _, err := f.ev.Sweep(ctx, event.New()); err != nil {
+		t.Fatal(err)
+	}
+	if again := f.sink.take(); len(again) != 0 {
+		t.Errorf("second sweep re-sent %d events at once", len(again))
+	}
+}
+
+func TestOutcomesWake(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outcomes := NewOutcomes(f.dsn, f.store, quietLog())
+	go outcomes.Run(ctx)
+
+	f.order("o", 1)
+	co, err := f.store.Begin(ctx, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 3
+	results := make(chan Outcome, waiters)
+	for range waiters {
+		go func() {
+			out, err := outcomes.Wait(ctx, co.Saga.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- out
+		}()
+	}
+	waitForWaiters(t, outcomes, co.Saga.ID, waiters)
+	// Cut the listener's connection: it must reconnect and still deliver.
+	terminateListener(t, f.pool)
+	start := time.Now()
+	for _, typ := range []string{operation.TypeStockReserved, operation.TypePaymentDebited} {
+		if _, err := f.ev.Step(ctx, reply(co.Saga, typ, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range waiters {
+		select {
+		case out := <-results:
+			if out.Status != Paid || out.SagaID != co.Saga.ID {
+				t.Errorf("outcome %+v", out)
+			}
+		case <-time.After(waiterRecheck + 5*time.Second):
+			t.Fatal("waiter not woken")
+		}
+	}
+	t.Logf("woken after %v", time.Since(start))
+
+	// A decided saga answers at once.
+	waitCtx, cancelWait := context.WithTimeout(ctx, time.Second)
+	defer cancelWait()
+	if out, err := outcomes.Wait(waitCtx, co.Saga.ID); err != nil || out.Status != Paid {
+		t.Errorf("wait on a paid saga = %+v, %v", out, err)
+	}
+}
+
+func TestOutcomesTimeout(t *testing.T) {
+	f := newFixture(t)
+	outcomes := NewOutcomes(f.dsn, f.store, quietLog())
+	f.order("o", 1)
+	co, err := f.store.Begin(context.Background(), "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := outcomes.Wait(ctx, co.Saga.ID); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want deadline exceeded", err)
+	}
+	if n := len(outcomes.waiting()); n != 0 {
+		t.Errorf("%d waiters left registered", n)
+	}
+}
+
+func waitForWaiters(t *testing.T, o *Outcomes, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		o.mu.Lock()
+		got := len(o.waiters[id])
+		o.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("waiters did not register")
+}
+
+// terminateListener kills the listener's backend once it is listening.
+func terminateListener(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE query LIKE 'LISTEN%' AND datname = current_database()`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no listener to terminate")
+}
