@@ -64,6 +64,13 @@ func (r *RabbitMQ) Command() (*exec.Cmd, error) {
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(r.Dir, "rabbitmq"),
 		"HOME="+filepath.Join(r.Dir, "home"),
 		"ERL_EPMD_ADDRESS=127.0.0.1",
+		// The rabbitmq-server script forks the Erlang VM into the background
+		// and waits for it, unless it believes systemd runs it: then it execs
+		// the VM in its own place. So the VM is our child, Pdeathsig reaches
+		// it (an orphaned VM would hold its ports and data forever) and
+		// SIGTERM stops it directly. Nothing listens on this socket; the VM's
+		// ready notification is dropped quietly.
+		"NOTIFY_SOCKET="+filepath.Join(r.Dir, "no-systemd.sock"),
 	)
 	ownGroup(cmd)
 	cmd.Stdout, cmd.Stderr = log, log

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -33,6 +34,11 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	// The child holds its own copy of a log file; ours would leak one file
+	// per restart.
+	if f, ok := cmd.Stdout.(*os.File); ok && f != os.Stdout && f != os.Stderr {
+		f.Close()
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(cmd, s.exited)

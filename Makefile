@@ -1,0 +1,72 @@
+# The web shop's two commands: `make up` runs it on 127.0.0.1:8000, `make test`
+# runs every test. Both start what they need (Postgres, RabbitMQ) themselves.
+
+GO        ?= go
+WDM_DIR   ?= .wdm
+UP        := $(WDM_DIR)/bin/up
+# -p 2: two cores, shared with Postgres and RabbitMQ. The end-to-end tests
+# start whole stacks and kill parts of them, hence the long timeout.
+TESTFLAGS ?= -count=1 -p 2 -timeout 15m
+FUZZTIME  ?= 10s
+PKGS      ?= ./...
+# make bench: the load client against a running stack (make up), e.g.
+#   make bench WORKLOAD=checkout CLIENTS=64 DURATION=20s
+WDM_GATEWAY ?= http://127.0.0.1:8000
+WORKLOAD    ?= flow
+CLIENTS     ?= 32
+DURATION    ?= 30s
+BENCH_OUT   ?= $(WDM_DIR)/bench/$(WORKLOAD)
+BENCH_FLAGS ?=
+
+.PHONY: up test go-test fuzz bench bench-go bench-broker fmt vet clean up-binary
+
+# Run the whole shop (installs Postgres/RabbitMQ with apt-get when missing).
+up: up-binary
+	exec $(UP)
+
+# Every test against private Postgres and RabbitMQ (up -services-only starts
+# them, exports WDM_TEST_PG_ADDR / WDM_TEST_AMQP_URL, stops them afterwards),
+# then each fuzz target briefly.
+test: go-test fuzz
+
+go-test: up-binary
+	$(UP) -services-only -- $(GO) test $(TESTFLAGS) $(PKGS)
+
+# Every `func FuzzX` in a _test.go file, one at a time (go test -fuzz takes one
+# target of one package).
+fuzz:
+	@set -e; for file in $$(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=.wdm --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*\(' .); do \
+		for target in $$(grep -oE '^func Fuzz[A-Za-z0-9_]*' $$file | cut -d' ' -f2); do \
+			echo "fuzz $$target in $$(dirname $$file) for $(FUZZTIME)"; \
+			$(GO) test -run=NONE -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$(dirname $$file); \
+		done; \
+	done
+
+# The load client (cmd/bench) against the stack at $(WDM_GATEWAY): progress
+# every second, a report, $(BENCH_OUT)/summary.json and chart.svg; fails on an
+# unexpected failure or an inconsistent audit. Other flags: BENCH_FLAGS.
+bench:
+	@$(GO) build -o $(WDM_DIR)/bin/bench ./cmd/bench
+	$(WDM_DIR)/bin/bench -workload $(WORKLOAD) -clients $(CLIENTS) -duration $(DURATION) \
+		-gateway $(WDM_GATEWAY) -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+# Go benchmarks of every package, against the same private servers as tests.
+bench-go: up-binary
+	$(UP) -services-only -- $(GO) test -run=NONE -bench=. -benchmem -count=1 -timeout 30m $(PKGS)
+
+# The broker's benchmarks alone (publish/dispatch throughput over RabbitMQ).
+bench-broker: up-binary
+	$(UP) -services-only -- $(GO) test -run=NONE -bench=. -benchmem -count=1 -timeout 30m ./broker/...
+
+fmt:
+	gofmt -l -w $$(find . -name '*.go' -not -path './.git/*' -not -path './.wdm/*')
+
+vet:
+	$(GO) vet ./...
+
+# Removes the local stack's state: data of the private servers, binaries, logs.
+clean:
+	rm -rf $(WDM_DIR)
+
+up-binary:
+	@$(GO) build -o $(UP) ./cmd/up

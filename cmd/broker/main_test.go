@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wdm-knative/webshop/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestRun wires the settings, the Trigger folder and the broker together:
+// an event posted to the ingress reaches the subscriber a Trigger names,
+// and the process stops cleanly when its context ends.
+func TestRun(t *testing.T) {
+	got := make(chan string, 1)
+	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.Path + " " + r.Header.Get("Ce-Id")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer sub.Close()
+	subURL := sub.URL
+
+	dir := t.TempDir()
+	name := "cmdtest" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
+	trigger := `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: echo}
+spec:
+  broker: ` + name + `
+  filter: {attributes: {type: shop.test}}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: echo}
+    uri: /events/echo
+`
+	if err := os.WriteFile(filepath.Join(dir, "triggers.yaml"), []byte(trigger), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AMQP_URL", testenv.AMQPURL(t))
+	t.Setenv("BROKER_PORT", "0")
+	t.Setenv("TRIGGERS_DIR", dir)
+	t.Setenv("BROKER_NAME", name)
+	t.Setenv("SUBSCRIBER_URLS", "echo="+subURL)
+	t.Setenv("LOG_LEVEL", "warn")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	exited := make(chan error, 1)
+	go func() { exited <- run(ctx, listening) }()
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-exited:
+		t.Fatalf("run: %v", err)
+	}
+
+	// The ingress answers 503 until RabbitMQ is connected; retry briefly.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader(`{}`))
+		for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "e1", "Ce-Source": "/t", "Ce-Type": "shop.test", "Content-Type": "application/json"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingress status = %d", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case g := <-got:
+		if g != "/events/echo e1" {
+			t.Errorf("subscriber got %q, want %q", g, "/events/echo e1")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("event not delivered")
+	}
+	cancel()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestRunRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"no AMQP_URL", map[string]string{"AMQP_URL": ""}},
+		{"missing folder", map[string]string{"TRIGGERS_DIR": filepath.Join(t.TempDir(), "nope")}},
+		{"bad subscriber list", map[string]string{"SUBSCRIBER_URLS": "stock-reserve"}},
+		{"unresolved subscriber", map[string]string{"TRIGGERS_DIR": "../../knative/base", "SUBSCRIBER_URLS": ""}},
+		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/")
+			t.Setenv("TRIGGERS_DIR", t.TempDir())
+			t.Setenv("BROKER_PORT", "0")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			if v, ok := tc.env["AMQP_URL"]; ok && v == "" {
+				os.Unsetenv("AMQP_URL") // t.Setenv restores it afterwards
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := run(ctx, nil); err == nil {
+				t.Fatal("run accepted bad settings")
+			}
+		})
+	}
+}

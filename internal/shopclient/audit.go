@@ -1,0 +1,130 @@
+package shopclient
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Audit is the money-and-stock balance of a run: what left the stock (valued
+// at item prices), what left the users' credit, and what the paid orders cost.
+// A correct shop has all three equal.
+type Audit struct {
+	StockValueTaken int64
+	CreditTaken     int64
+	PaidTotal       int64
+	PaidOrders      int
+	// Problems lists every broken rule found; empty means consistent.
+	Problems []string
+}
+
+// Consistent reports whether the audit found nothing wrong.
+func (a Audit) Consistent() bool { return len(a.Problems) == 0 }
+
+func (a *Audit) problem(format string, args ...any) {
+	a.Problems = append(a.Problems, fmt.Sprintf(format, args...))
+}
+
+// Before is the state a run starts from.
+type Before struct {
+	Items  map[string]Item  // stock and price of every item
+	Credit map[string]int64 // credit of every user
+}
+
+// RunAudit reads the shop's state now and checks it against before and the
+// answers checkouts got (order id → last definitive status; orders without a
+// definitive answer are left out of answers).
+func (c *Client) RunAudit(ctx context.Context, before Before, orders []string, answers map[string]int) (Audit, error) {
+	var a Audit
+	items, err := readAll(ctx, keys(before.Items), c.FindItem)
+	if err != nil {
+		return a, err
+	}
+	users, err := readAll(ctx, keys(before.Credit), c.FindUser)
+	if err != nil {
+		return a, err
+	}
+	found, err := readAll(ctx, orders, c.FindOrder)
+	if err != nil {
+		return a, err
+	}
+	for id, b := range before.Items {
+		now := items[id]
+		if now.Stock < 0 {
+			a.problem("item %s has negative stock %d", id, now.Stock)
+		}
+		if now.Stock > b.Stock {
+			a.problem("item %s gained stock: %d → %d", id, b.Stock, now.Stock)
+		}
+		a.StockValueTaken += (b.Stock - now.Stock) * b.Price
+	}
+	for id, b := range before.Credit {
+		now := users[id].Credit
+		if now < 0 {
+			a.problem("user %s has negative credit %d", id, now)
+		}
+		if now > b {
+			a.problem("user %s gained credit: %d → %d", id, b, now)
+		}
+		a.CreditTaken += b - now
+	}
+	for _, id := range orders {
+		o := found[id]
+		if o.Paid {
+			a.PaidOrders++
+			a.PaidTotal += o.TotalCost
+		}
+		switch code, ok := answers[id]; {
+		case !ok:
+		case code == 200 && !o.Paid:
+			a.problem("order %s answered 200 but is not paid", id)
+		case code >= 400 && code < 500 && o.Paid:
+			a.problem("order %s answered %d but is paid", id, code)
+		}
+	}
+	if a.StockValueTaken != a.CreditTaken || a.CreditTaken != a.PaidTotal {
+		a.problem("stock value taken %d, credit taken %d, paid orders' total %d: all three must be equal",
+			a.StockValueTaken, a.CreditTaken, a.PaidTotal)
+	}
+	return a, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// readAll reads every id with 32 callers at once.
+func readAll[V any](ctx context.Context, ids []string, read func(context.Context, string) (V, error)) (map[string]V, error) {
+	var (
+		mu    sync.Mutex
+		out   = make(map[string]V, len(ids))
+		first error
+		wg    sync.WaitGroup
+		next  = make(chan string)
+	)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				v, err := read(ctx, id)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("reading %s: %w", id, err)
+				}
+				out[id] = v
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	return out, first
+}

@@ -1,0 +1,203 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// environ reads a running process's environment.
+func environ(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if k, v, ok := strings.Cut(string(kv), "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// The whole stack with stand-ins for the function and broker binaries (their
+// owners test them; here the wiring is under test): private Postgres and
+// RabbitMQ, migrations, every process with its settings, the gateway routing
+// to them, restarts after SIGKILL, and a Stop that leaves nothing behind.
+func TestStackRunsRestartsAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Postgres and RabbitMQ")
+	}
+	saved := binaries
+	binaries = []string{"./internal/stack/testdata/fake/function", "./internal/stack/testdata/fake/broker", "./cmd/gateway"}
+	defer func() { binaries = saved }()
+
+	dir, err := os.MkdirTemp("", "wdm-stack-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755) // the postgres user must reach its data folder
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	var logs bytes.Buffer
+	st, err := Start(ctx, Options{Dir: dir, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, logs.String())
+	}
+	defer st.Stop()
+
+	want := []string{Postgres, RabbitMQ, Broker, "stock", "payment", "order", "saga", Gateway}
+	got := st.Components()
+	if len(got) != len(want) {
+		t.Fatalf("components %v, want %v", got, want)
+	}
+	for _, name := range want {
+		if st.Pid(name) == 0 {
+			t.Errorf("%s is not running", name)
+		}
+	}
+
+	t.Run("databases migrated", func(t *testing.T) {
+		for _, db := range []struct{ name, table string }{{"stock", "items"}, {"payment", "users"}, {"order", "orders"}} {
+			conn, err := pgx.Connect(ctx, st.DSN(db.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+db.table).Scan(&n); err != nil {
+				t.Errorf("%s.%s: %v", db.name, db.table, err)
+			}
+			conn.Close(ctx)
+		}
+	})
+
+	t.Run("settings", func(t *testing.T) {
+		stock := environ(t, st.Pid("stock"))
+		broker := environ(t, st.Pid(Broker))
+		gateway := environ(t, st.Pid(Gateway))
+		stockURL := "http://127.0.0.1:" + stock["PORT"]
+		checks := []struct{ name, got, want string }{
+			{"stock FUNCTION", stock["FUNCTION"], "stock"},
+			{"K_SINK is the broker ingress", stock["K_SINK"], "http://127.0.0.1:" + broker["BROKER_PORT"] + "/"},
+			{"STOCK_URL is the gateway", stock["STOCK_URL"], st.GatewayURL()},
+			{"PAYMENT_URL is the gateway", stock["PAYMENT_URL"], st.GatewayURL()},
+			{"STOCK_DSN", stock["STOCK_DSN"], st.DSN("stock")},
+			{"broker AMQP_URL", broker["AMQP_URL"], st.AMQPURL()},
+			{"broker TRIGGERS_DIR", filepath.Base(filepath.Dir(broker["TRIGGERS_DIR"])) + "/" + filepath.Base(broker["TRIGGERS_DIR"]), "knative/base"},
+			{"gateway address", "http://" + gateway["GATEWAY_ADDR"], st.GatewayURL()},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+			}
+		}
+		for _, entry := range []string{"stock-reserve=" + stockURL, "stock-release=" + stockURL} {
+			if !strings.Contains(broker["SUBSCRIBER_URLS"], entry) {
+				t.Errorf("SUBSCRIBER_URLS %q lacks %q", broker["SUBSCRIBER_URLS"], entry)
+			}
+		}
+		if !strings.Contains(gateway["ROUTES"], "stock-find="+stockURL) {
+			t.Errorf("ROUTES %q lacks stock-find=%s", gateway["ROUTES"], stockURL)
+		}
+	})
+
+	get := func(path string) (status int, function string, err error) {
+		resp, err := http.Get(st.GatewayURL() + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("X-Function"), nil
+	}
+	t.Run("gateway routes", func(t *testing.T) {
+		for _, c := range []struct {
+			path, function string
+			status         int
+		}{
+			{"/stock/find/1", "stock", 200},
+			{"/payment/find_user/1", "payment", 200},
+			{"/orders/find/1", "order", 200},
+			{"/nowhere", "", 404},
+		} {
+			status, fn, err := get(c.path)
+			if err != nil || status != c.status || fn != c.function {
+				t.Errorf("GET %s: %d from %q (%v), want %d from %q", c.path, status, fn, err, c.status, c.function)
+			}
+		}
+	})
+
+	// The fault tests of the end-to-end suite kill these by name.
+	for _, c := range []struct {
+		name   string
+		within time.Duration
+	}{
+		{"stock", 2 * time.Second},
+		{"saga", 2 * time.Second},
+		{Broker, 2 * time.Second},
+		{Gateway, 2 * time.Second},
+		{Postgres, 10 * time.Second},
+		{RabbitMQ, 60 * time.Second},
+	} {
+		t.Run("kill "+c.name, func(t *testing.T) {
+			old := st.Pid(c.name)
+			start := time.Now()
+			if err := st.Kill(c.name); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.WaitReady(ctx, c.name); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			t.Logf("%s back in %v", c.name, took)
+			if took > c.within {
+				t.Errorf("%s ready again after %v, want <= %v", c.name, took, c.within)
+			}
+			if st.Pid(c.name) == old {
+				t.Errorf("same pid %d after a kill", old)
+			}
+			if status, _, err := get("/stock/find/1"); err != nil || status != 200 {
+				t.Errorf("after the restart: %d %v", status, err)
+			}
+		})
+	}
+
+	t.Run("stop leaves no process", func(t *testing.T) {
+		var groups []int
+		for _, name := range st.Components() {
+			groups = append(groups, st.Pid(name))
+		}
+		st.Stop()
+		for _, g := range groups {
+			if g != 0 {
+				// Killed members may linger a moment as zombies until init reaps them.
+				waitGone(t, g, 2*time.Second)
+			}
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "ports.json"))
+		if !strings.Contains(string(b), `"postgres":`+strconv.Itoa(portOf(st.PostgresAddr()))) {
+			t.Errorf("ports.json %s does not keep postgres's port", b)
+		}
+	})
+}
+
+func portOf(addr string) int {
+	_, p, _ := strings.Cut(addr, ":")
+	n, _ := strconv.Atoi(p)
+	return n
+}
