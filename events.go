@@ -8,6 +8,7 @@ import (
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/saga"
 )
@@ -32,6 +33,12 @@ func eventHandlers(_ context.Context, w *wiring) (map[string]http.Handler, error
 	}
 	if p := w.pool(operation.Saga); p != nil {
 		opts := saga.Options{StallAfter: w.cfg.SagaStallAfter, Deadline: w.cfg.SagaDeadline}
+		// Only where sagas are decided: an order or saga-sweep process has
+		// the saga's database too but decides none, and should not export
+		// saga series that stay at zero.
+		if selected(w.ops, "saga-step") {
+			opts.Metrics = metrics.NewSaga(w.registry)
+		}
 		add(saga.NewEvents(saga.NewStore(p), w.sink(), opts, w.log).Operations())
 	}
 	out := map[string]http.Handler{}

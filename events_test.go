@@ -13,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
 )
@@ -116,7 +117,7 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 	b := newHTTPBroker(t)
 	_, stockSrv := started(t, Config{Function: "stock", StockDSN: testenv.NewDatabase(t)})
 	_, paySrv := started(t, Config{Function: "payment", PaymentDSN: testenv.NewDatabase(t)})
-	_, orderSrv := started(t, Config{
+	orderFn, orderSrv := started(t, Config{
 		Function: "order,saga", OrderDSN: testenv.NewDatabase(t),
 		StockURL: stockSrv.URL, PaymentURL: paySrv.URL, Sink: b.srv.URL,
 		CheckoutTimeout: 20 * time.Second,
@@ -199,6 +200,40 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("answered %d, want 400 (dead-letter, no retry)", resp.StatusCode)
+		}
+	})
+
+	t.Run("metrics of the order and saga process", func(t *testing.T) {
+		want := map[string]float64{
+			metricstest.Key("wdm_saga_outcomes_total", "outcome", "paid"):                            1,
+			metricstest.Key("wdm_saga_outcomes_total", "outcome", "failed"):                          1,
+			"wdm_saga_duration_seconds_count":                                                        2,
+			metricstest.Key("wdm_http_requests_total", "operation", "order-checkout", "code", "200"): 1,
+			metricstest.Key("wdm_http_requests_total", "operation", "order-checkout", "code", "400"): 1,
+			metricstest.Key("wdm_http_requests_total", "operation", "saga-sweep", "code", "204"):     1,
+			metricstest.Key("wdm_http_requests_total", "operation", "saga-step", "code", "400"):      1,
+		}
+		// The saga-step that decided a saga counts it after its commit,
+		// which the waiting checkout may answer a moment before.
+		var got metricstest.Samples
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got = metricstest.Scrape(t, http.HandlerFunc(orderFn.Handle))
+			if got[metricstest.Key("wdm_saga_outcomes_total", "outcome", "failed")] >= 1 &&
+				got[metricstest.Key("wdm_saga_outcomes_total", "outcome", "paid")] >= 1 || time.Now().After(deadline) {
+				break
+			}
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %v, want %v", k, got[k], v)
+			}
+		}
+		// Replies to the two checkouts: four forward, two compensating; 200
+		// carries a checkout.compensate back, 204 nothing.
+		ok := got.Get("wdm_http_requests_total", "operation", "saga-step", "code", "200") +
+			got.Get("wdm_http_requests_total", "operation", "saga-step", "code", "204")
+		if ok < 6 {
+			t.Errorf("saga-step answered 2xx %v times, want at least 6", ok)
 		}
 	})
 }

@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
 )
 
@@ -54,6 +56,12 @@ type wiring struct {
 	pools  map[string]*pgxpool.Pool // by database: "order", "stock", "payment"
 	client *http.Client             // for calls to other functions
 	onStop []func(context.Context) error
+
+	// registry holds this start's series, served on GET /metrics. A new
+	// one per Start, so a restarted Function registers its series afresh
+	// (counters restart from zero, as after a process restart).
+	registry *prometheus.Registry
+	requests *metrics.Requests
 }
 
 // pool is the database pool of a domain (the saga's is the order database).
@@ -80,7 +88,9 @@ func (f *Function) StartWith(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	w := &wiring{cfg: cfg, ops: ops, log: f.log, pools: map[string]*pgxpool.Pool{}, client: api.NewHTTPClient()}
+	reg := metrics.NewRegistry()
+	w := &wiring{cfg: cfg, ops: ops, log: f.log, pools: map[string]*pgxpool.Pool{}, client: api.NewHTTPClient(),
+		registry: reg, requests: metrics.NewRequests(reg)}
 	defer func() {
 		if err != nil {
 			_ = w.stop(context.WithoutCancel(ctx))
@@ -135,7 +145,9 @@ func openPool(ctx context.Context, dsn string, cfg Config, db string) (*pgxpool.
 }
 
 // route mounts every selected operation: HTTP routes from the domain
-// packages, the checkout and the event operations from events.go.
+// packages, the checkout and the event operations from events.go, each
+// counted and timed under its operation name; and GET /metrics, on the
+// port Knative sends requests to and Prometheus scrapes.
 func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	handlers := map[string]http.Handler{}
 	if p := w.pools["stock"]; p != nil {
@@ -166,17 +178,30 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	}
 
 	rt := api.NewRouter()
-	if err := rt.Mount(w.ops, handlers); err != nil {
+	if err := rt.Mount(w.ops, instrument(w, handlers)); err != nil {
 		return nil, err
 	}
 	events, err := eventHandlers(ctx, w)
 	if err != nil {
 		return nil, err
 	}
-	if err := mountEvents(rt, w.ops, events); err != nil {
+	if err := mountEvents(rt, w.ops, instrument(w, events)); err != nil {
 		return nil, err
 	}
+	rt.Handle("GET /metrics", metrics.Handler(w.registry))
 	return rt, nil
+}
+
+// instrument wraps the handler of each selected operation in handlers with
+// its request metrics. Only selected ones: the domain packages return
+// handlers for all their operations, and wrapping one exports its series.
+func instrument(w *wiring, handlers map[string]http.Handler) map[string]http.Handler {
+	for _, op := range w.ops {
+		if h, ok := handlers[op.Name]; ok {
+			handlers[op.Name] = w.requests.Wrap(op.Name, h)
+		}
+	}
+	return handlers
 }
 
 // mountEvents serves each selected event operation at its EventPath (the

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+
+	"github.com/wdm-knative/webshop/internal/metrics"
 )
 
 // ErrNoBrokerName is a Config without a broker name.
@@ -27,6 +30,9 @@ type Config struct {
 	HTTPClient  *http.Client         // for deliveries; nil: NewHTTPClient()
 	// PublishChannels is the size of the confirm channel pool (0: default).
 	PublishChannels int
+	// Registry receives the broker's series, which Handler serves on GET
+	// /metrics; nil: a registry of its own (see metrics.NewRegistry).
+	Registry *prometheus.Registry
 }
 
 // Broker is one broker: its ingress handler and a dispatcher per Trigger.
@@ -37,8 +43,10 @@ type Broker struct {
 	pubLink     *link // ingress, replies and dead letters
 	subLink     *link // consumers; apart from publishers so that RabbitMQ's
 	// flow control on a busy publishing connection never stalls acks
-	pub *publisher
-	log *slog.Logger
+	pub      *publisher
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics.Broker
 }
 
 // New checks the configuration and prepares a Broker; nothing connects yet.
@@ -62,10 +70,16 @@ func New(cfg Config) (*Broker, error) {
 	if other := len(cfg.Triggers) - len(routes); other > 0 {
 		log.Info("triggers of other brokers ignored", "count", other)
 	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
 	b := &Broker{
-		name: cfg.Name,
-		topo: topology{exchange: exchangeName(cfg.Name), deadLetter: deadLetterName(cfg.Name)},
-		log:  log,
+		name:     cfg.Name,
+		topo:     topology{exchange: exchangeName(cfg.Name), deadLetter: deadLetterName(cfg.Name)},
+		log:      log,
+		registry: reg,
+		metrics:  metrics.NewBroker(reg),
 	}
 	for _, r := range routes {
 		b.topo.queues = append(b.topo.queues, boundQueue{name: r.queue, filter: r.filter})
@@ -94,6 +108,8 @@ func New(cfg Config) (*Broker, error) {
 			deadLetter: b.topo.deadLetter,
 			client:     client,
 			log:        log,
+			broker:     b.metrics,
+			trigger:    b.metrics.Trigger(r.trigger),
 		})
 		log.Info("trigger", "trigger", r.trigger, "filter", r.filter, "subscriber", r.target,
 			"parallelism", r.policy.Parallelism, "retry", r.policy.Retry)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/wdm-knative/webshop/internal/metrics"
 )
 
 // Extensions Knative sets on a dead-lettered event.
@@ -43,6 +45,8 @@ type dispatcher struct {
 	deadLetter string
 	client     *http.Client
 	log        *slog.Logger
+	broker     *metrics.Broker            // replies published
+	trigger    *metrics.TriggerDeliveries // this Trigger's deliveries
 }
 
 // run consumes until ctx ends, subscribing again after every broken channel
@@ -146,7 +150,9 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		// It cannot become deliverable by waiting: reject it to the queue's
 		// dead-letter exchange.
 		d.log.Error("undeliverable message rejected", "trigger", d.route.trigger, "err", err)
-		_ = dl.Nack(false, false)
+		if dl.Nack(false, false) == nil {
+			d.trigger.DeadLettered() // by the queue's dead-letter exchange
+		}
 		return
 	}
 	log := d.log.With("trigger", d.route.trigger, "event_id", ev.ID(), "event_type", ev.Type())
@@ -156,13 +162,15 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		a := post(context.WithoutCancel(ctx), d.client, d.route.target, ev, p.Timeout)
 		switch {
 		case a.delivered():
-			d.succeed(ctx, dl, a.reply, log)
+			d.succeed(ctx, dl, a, log)
 			return
 		case a.refused():
 			// Knative's RabbitMQ dispatcher counts any non-retryable status
 			// as handled: the subscriber has seen and refused the event.
 			log.Warn("subscriber refused event", "status", a.status, "body", string(a.data))
-			d.settle(dl.Ack, log)
+			if d.settle(dl.Ack, log) {
+				d.trigger.Delivered(a.status)
+			}
 			return
 		case a.badReply(), n >= p.Retry:
 			// A retry would not fix a handler's malformed output.
@@ -173,20 +181,24 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		if !sleep(ctx, p.Backoff(n+1)) {
 			return // shutting down or channel gone: RabbitMQ redelivers it
 		}
+		d.trigger.Retried()
 	}
 }
 
 // succeed publishes the reply (if any) and then acks: the reply must be
 // safe before the original can be forgotten, else a crash loses it.
-func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, reply *event.Event, log *slog.Logger) {
-	if reply != nil {
-		if err := d.publishEvent(ctx, d.exchange, reply); err != nil {
+func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, a attempt, log *slog.Logger) {
+	if a.reply != nil {
+		if err := d.publishEvent(ctx, d.exchange, a.reply); err != nil {
 			log.Warn("reply not published; requeueing original", "err", err)
 			d.requeue(ctx, dl, log)
 			return
 		}
+		d.broker.ReplyPublished()
 	}
-	d.settle(dl.Ack, log)
+	if d.settle(dl.Ack, log) {
+		d.trigger.Delivered(a.status)
+	}
 }
 
 // deadLetterEvent publishes the failed event with Knative's error extensions
@@ -204,6 +216,9 @@ func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, ev 
 		d.requeue(ctx, dl, log)
 		return
 	}
+	// Counted once it is in the dead-letter queue: should the ack fail,
+	// the redelivery is dead-lettered (and counted) again.
+	d.trigger.DeadLettered()
 	d.settle(dl.Ack, log)
 }
 
@@ -225,12 +240,15 @@ func (d *dispatcher) requeue(ctx context.Context, dl *amqp.Delivery, log *slog.L
 	d.settle(func(bool) error { return dl.Nack(false, true) }, log)
 }
 
-// settle acks or nacks; failing means the channel is gone and RabbitMQ
-// redelivers the message, which at-least-once delivery allows.
-func (d *dispatcher) settle(f func(multiple bool) error, log *slog.Logger) {
+// settle acks or nacks and reports whether it did; failing means the
+// channel is gone and RabbitMQ redelivers the message, which at-least-once
+// delivery allows.
+func (d *dispatcher) settle(f func(multiple bool) error, log *slog.Logger) bool {
 	if err := f(false); err != nil {
 		log.Debug("settle failed; message will be redelivered", "err", err)
+		return false
 	}
+	return true
 }
 
 // amqpErr keeps a nil *amqp.Error from becoming a non-nil error.

@@ -29,7 +29,8 @@ type testBroker struct {
 	name    string
 	amqpURL string
 	ingress string
-	stop    func() // stops ingress and dispatchers, waits for them
+	handler http.Handler // what the ingress serves, /metrics included
+	stop    func()       // stops ingress and dispatchers, waits for them
 }
 
 // triggerYAML describes a test Trigger; zero fields are left out.
@@ -110,7 +111,7 @@ func startBroker(t testing.TB, amqpURL, name string, triggers []triggerYAML, sub
 	done := make(chan struct{})
 	go func() { defer close(done); b.Run(ctx) }()
 	var once sync.Once
-	tb := &testBroker{name: name, amqpURL: amqpURL, ingress: srv.URL, stop: func() {
+	tb := &testBroker{name: name, amqpURL: amqpURL, ingress: srv.URL, handler: srv.Config.Handler, stop: func() {
 		once.Do(func() {
 			srv.Close()
 			cancel()

@@ -8,6 +8,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/wdm-knative/webshop/internal/metrics"
 )
 
 const (
@@ -18,8 +20,8 @@ const (
 	publishTimeout = 10 * time.Second
 )
 
-// Handler serves the ingress (POST / and POST /{namespace}/{broker}) and the
-// health endpoints.
+// Handler serves the ingress (POST / and POST /{namespace}/{broker}), the
+// health endpoints and the broker's metrics (GET /metrics).
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{$}", b.ingress)
@@ -36,6 +38,7 @@ func (b *Broker) Handler() http.Handler {
 	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
+	mux.Handle("GET /metrics", metrics.Handler(b.registry))
 	return mux
 }
 
@@ -78,6 +81,7 @@ func (b *Broker) ingress(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "event not stored: "+err.Error(), status)
 		return
 	}
+	b.metrics.IngressPublished()
 	w.WriteHeader(http.StatusAccepted)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/schemas"
 )
@@ -18,7 +19,7 @@ type Sender interface {
 	Send(ctx context.Context, e event.Event) error
 }
 
-// Options tune the recovery sweep.
+// Options tune the recovery sweep and say where saga-step reports outcomes.
 type Options struct {
 	// StallAfter is how long a running saga may go without a change before
 	// the sweep re-sends what it waits for.
@@ -29,6 +30,8 @@ type Options struct {
 	Deadline time.Duration
 	// Batch is how many sagas one sweep transaction handles.
 	Batch int
+	// Metrics counts the sagas saga-step decides (nil: not counted).
+	Metrics *metrics.Saga
 }
 
 // DefaultOptions are the sweep settings used when none are given.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -31,6 +32,13 @@ func (h *Events) Step(ctx context.Context, in event.Event) (*event.Event, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if d.Order != OrderUnchanged {
+		// This input, just committed, decided the saga (Order is set only
+		// on the transition into Paid or Failed): count it once here, not
+		// on redeliveries, which final states absorb. The clocks of
+		// created_at (Postgres) and this process may differ slightly.
+		h.opts.Metrics.Decided(string(sg.State.Status), time.Since(sg.CreatedAt))
 	}
 	// Debug, not Info: one line per reply is too much at benchmark load.
 	h.log.Debug("saga step", "saga", sg.ID, "order", sg.OrderID, "input", input.String(),

@@ -11,9 +11,12 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/metrics"
+	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
 	"github.com/wdm-knative/webshop/schemas"
@@ -27,6 +30,7 @@ type fixture struct {
 	store *Store
 	sink  *recordingSink
 	ev    *Events
+	reg   *prometheus.Registry // the saga's metrics
 }
 
 // recordingSink stands in for the broker's ingress.
@@ -70,8 +74,10 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(pool.Close)
 	store := NewStore(pool)
 	sink := &recordingSink{}
-	ev := NewEvents(store, sink, Options{StallAfter: time.Second, Deadline: time.Minute, Batch: 2}, quietLog())
-	return &fixture{t: t, dsn: dsn, pool: pool, store: store, sink: sink, ev: ev}
+	reg := prometheus.NewRegistry()
+	ev := NewEvents(store, sink, Options{StallAfter: time.Second, Deadline: time.Minute, Batch: 2,
+		Metrics: metrics.NewSaga(reg)}, quietLog())
+	return &fixture{t: t, dsn: dsn, pool: pool, store: store, sink: sink, ev: ev, reg: reg}
 }
 
 // order creates an order with the given item quantities at price 3 each.
@@ -275,6 +281,21 @@ func TestStep(t *testing.T) {
 			outs, err := f.store.Outcomes(ctx, []string{sg.ID})
 			if err != nil || (len(outs) == 1) != c.wantOutcome {
 				t.Errorf("outcomes %v, %v", outs, err)
+			}
+			// Counted once, by the step that decided it: redeliveries
+			// after the decision (the second refund) count nothing.
+			got := metricstest.Gather(t, f.reg)
+			for _, o := range []Status{Paid, Failed} {
+				want := 0.0
+				if c.wantOutcome && o == c.wantStatus {
+					want = 1
+				}
+				if n := got.Get("wdm_saga_outcomes_total", "outcome", string(o)); n != want {
+					t.Errorf("outcome %s counted %v times, want %v", o, n, want)
+				}
+			}
+			if n, want := got.Get("wdm_saga_duration_seconds_count"), float64(len(outs)); n != want {
+				t.Errorf("durations observed %v, want %v", n, want)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/wdm-knative/webshop/broker"
+	"github.com/wdm-knative/webshop/internal/metrics"
 )
 
 // settings are read once from the environment; a bad one stops the process.
@@ -67,6 +68,7 @@ func run(ctx context.Context, listening chan<- string) error {
 		Triggers:    triggers,
 		Subscribers: subscribers,
 		Logger:      log,
+		Registry:    metrics.NewRegistry(), // served on GET /metrics of the ingress port
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,6 +88,16 @@ spec:
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("event not delivered")
+	}
+	// Prometheus scrapes the ingress port.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `wdm_broker_published_total{source="ingress"} 1`; resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+		t.Errorf("GET /metrics = %d, want %q in:\n%s", resp.StatusCode, want, body)
 	}
 	cancel()
 	select {

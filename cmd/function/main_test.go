@@ -61,6 +61,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		{name: "liveness", method: "GET", path: "/health/liveness", want: 200, wantBody: `"ok":true`},
 		{name: "operation", method: "POST", path: "/payment/create_user", want: 200, wantBody: `"user_id"`},
 		{name: "unknown route", method: "GET", path: "/nope", want: 404, wantBody: `"error"`},
+		// After the operation above: its counter is exported.
+		{name: "metrics", method: "GET", path: "/metrics",
+			want: 200, wantBody: `wdm_http_requests_total{code="200",operation="payment-create-user"} 1`},
 	}
 	for _, tt := range tests {
 		if code, body := get(tt.method, tt.path); code != tt.want || !strings.Contains(body, tt.wantBody) {

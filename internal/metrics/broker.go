@@ -1,0 +1,78 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Broker counts what the local broker does with events: publishes RabbitMQ
+// confirmed, and per Trigger the deliveries, retries and dead letters.
+type Broker struct {
+	published      *prometheus.CounterVec // wdm_broker_published_total{source}
+	ingress, reply prometheus.Counter
+	delivered      *prometheus.CounterVec // wdm_broker_delivered_total{trigger,code}
+	retries        *prometheus.CounterVec // wdm_broker_retries_total{trigger}
+	deadLetters    *prometheus.CounterVec // wdm_broker_dead_letters_total{trigger}
+}
+
+// Where a published event came from (the source label of published).
+const (
+	SourceIngress = "ingress" // POST to the ingress (K_SINK)
+	SourceReply   = "reply"   // reply event in a subscriber's response
+)
+
+// NewBroker registers the broker series on reg.
+func NewBroker(reg prometheus.Registerer) *Broker {
+	m := &Broker{
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "broker", Name: "published_total",
+			Help: "Events published to the broker's exchange and confirmed by RabbitMQ, by source (ingress, reply).",
+		}, []string{"source"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "broker", Name: "delivered_total",
+			Help: "Events a Trigger's subscriber answered for good (2xx, or a non-retryable 4xx) and the broker acked, by trigger and status code.",
+		}, []string{"trigger", "code"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "broker", Name: "retries_total",
+			Help: "Delivery attempts repeated after a retryable failure, by trigger.",
+		}, []string{"trigger"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "broker", Name: "dead_letters_total",
+			Help: "Events sent to the dead-letter queue, by trigger.",
+		}, []string{"trigger"}),
+	}
+	m.ingress = m.published.WithLabelValues(SourceIngress)
+	m.reply = m.published.WithLabelValues(SourceReply)
+	reg.MustRegister(m.published, m.delivered, m.retries, m.deadLetters)
+	return m
+}
+
+// IngressPublished counts an event from the ingress that RabbitMQ confirmed.
+func (m *Broker) IngressPublished() { m.ingress.Inc() }
+
+// ReplyPublished counts a reply event that RabbitMQ confirmed.
+func (m *Broker) ReplyPublished() { m.reply.Inc() }
+
+// Trigger returns the series of one Trigger, resolved once for its
+// dispatcher. Its retry and dead-letter counts are exported from zero, so an
+// alert on their increase sees every Trigger.
+func (m *Broker) Trigger(name string) *TriggerDeliveries {
+	return &TriggerDeliveries{
+		delivered:   newByCode(m.delivered, name),
+		retries:     m.retries.WithLabelValues(name),
+		deadLetters: m.deadLetters.WithLabelValues(name),
+	}
+}
+
+// TriggerDeliveries counts one Trigger's deliveries.
+type TriggerDeliveries struct {
+	delivered   *byCode
+	retries     prometheus.Counter
+	deadLetters prometheus.Counter
+}
+
+// Delivered counts an event acked after its subscriber answered code.
+func (t *TriggerDeliveries) Delivered(code int) { t.delivered.inc(code) }
+
+// Retried counts a failed attempt that will be repeated.
+func (t *TriggerDeliveries) Retried() { t.retries.Inc() }
+
+// DeadLettered counts an event sent to the dead-letter queue.
+func (t *TriggerDeliveries) DeadLettered() { t.deadLetters.Inc() }
