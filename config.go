@@ -54,6 +54,8 @@ type Config struct {
 	// sidecar reaches the container on localhost.
 	Port          string `envconfig:"PORT" default:"8080"`
 	ListenAddress string `envconfig:"LISTEN_ADDRESS"` // default 127.0.0.1:$PORT
+	// PprofAddress, when set, serves net/http/pprof there (cmd/function).
+	PprofAddress string `envconfig:"PPROF_ADDR"`
 
 	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
 }

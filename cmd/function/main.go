@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,6 +52,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ListenAndServe() }()
+	if addr := cfg.PprofAddress; addr != "" {
+		// Off unless asked for: profiles of a process under load, on an
+		// address of their own so the public routes never expose them.
+		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(addr, pprofMux())) }()
+	}
 	log.Info("function listening", "address", srv.Addr, "function", cfg.Function)
 
 	select {
@@ -84,4 +90,14 @@ func probe(check func(context.Context) (bool, error)) http.Handler {
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
+}
+
+// pprofMux serves net/http/pprof's handlers.
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,32 @@ func TestNiceTicks(t *testing.T) {
 			got := niceTicks(tt.top)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("niceTicks(%v) (-want +got):\n%s", tt.top, diff)
+			}
+		})
+	}
+}
+
+func TestParseCPULine(t *testing.T) {
+	cases := []struct {
+		name    string
+		line    string
+		want    float64
+		wantErr bool
+	}{
+		{"busy excludes idle and iowait", "cpu  100 20 30 5000 70 1 2 3 0 0", 1.56, false},
+		{"guest fields are not added twice", "cpu  100 0 0 0 0 0 0 0 400 400", 1.00, false},
+		{"a per-core line is refused", "cpu0 1 2 3 4 5 6 7 8", 0, true},
+		{"junk is refused", "cpu  1 x 3 4 5 6 7 8", 0, true},
+		{"too short", "cpu 1 2", 0, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := parseCPULine(c.line)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+			if !c.wantErr && math.Abs(got-c.want) > 1e-9 {
+				t.Fatalf("busy = %v, want %v", got, c.want)
 			}
 		})
 	}

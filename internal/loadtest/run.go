@@ -123,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	fmt.Fprintf(out, "setup took %.1f s; %d clients for %s\n", s.SetupS, cfg.Clients, cfg.Duration)
 
 	cpuBefore := cpuTime()
+	machineBefore, machineErr := machineBusy()
 	start := time.Now()
 	s.Started = start.UTC().Format(time.RFC3339)
 	rec := NewRecorder(start, cfg.Duration)
@@ -167,6 +168,12 @@ loop:
 	s.DurationS = elapsed.Seconds()
 	s.Totals, s.Endpoints, s.Timeline, s.Failures = rec.summarize(elapsed)
 	s.ClientCPUS = (cpuTime() - cpuBefore).Seconds()
+	if machineAfter, err := machineBusy(); err == nil && machineErr == nil {
+		s.MachineCPUS = machineAfter - machineBefore
+		if s.Checkouts > 0 {
+			s.CPUMsPerCheckout = 1000 * s.MachineCPUS / float64(s.Checkouts)
+		}
+	}
 	if m, ok := w.(*mixed); ok {
 		s.Scenarios = m.counts()
 	}

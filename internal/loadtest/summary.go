@@ -21,6 +21,12 @@ type Summary struct {
 	// ClientCPUS is the CPU time the load client itself used in the measured
 	// phase (it shares the cores with the shop).
 	ClientCPUS float64 `json:"client_cpu_s"`
+	// MachineCPUS is the busy CPU time of the whole machine (every core) in
+	// the measured phase, and CPUMsPerCheckout that divided by the
+	// checkouts answered 200: the cost of a checkout with everything it
+	// drags along (the workload's other requests, broker, databases).
+	MachineCPUS      float64 `json:"machine_cpu_s"`
+	CPUMsPerCheckout float64 `json:"cpu_ms_per_checkout"`
 	Totals
 	Endpoints []EndpointSummary         `json:"endpoints"`
 	Failures  Failures                  `json:"failures"`
@@ -156,7 +162,8 @@ func (s *Summary) Report(w io.Writer) {
 		s.Workload, s.Clients, s.DurationS, s.SetupS, s.Gateway)
 	fmt.Fprintf(w, "requests: %d (%.0f/s)   checkouts: %d (%.0f/s)   latency p50 %.1f p95 %.1f p99 %.1f max %.1f ms\n",
 		s.Requests, s.RequestsPerS, s.Checkouts, s.CheckoutsPerS, s.Latency.P50Ms, s.Latency.P95Ms, s.Latency.P99Ms, s.Latency.MaxMs)
-	fmt.Fprintf(w, "load client CPU: %.1f s in %.1f s (%.0f %% of one core)\n\n", s.ClientCPUS, s.DurationS, 100*s.ClientCPUS/max(s.DurationS, 1e-9))
+	fmt.Fprintf(w, "load client CPU: %.1f s in %.1f s (%.0f %% of one core); whole machine: %.1f CPU-s busy, %.2f CPU-ms per checkout\n\n",
+		s.ClientCPUS, s.DurationS, 100*s.ClientCPUS/max(s.DurationS, 1e-9), s.MachineCPUS, s.CPUMsPerCheckout)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\trequests\treq/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\texp-4xx\tfailures\t")
 	for _, e := range s.Endpoints {

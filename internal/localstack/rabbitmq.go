@@ -64,6 +64,10 @@ func (r *RabbitMQ) Command() (*exec.Cmd, error) {
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(r.Dir, "rabbitmq"),
 		"HOME="+filepath.Join(r.Dir, "home"),
 		"ERL_EPMD_ADDRESS=127.0.0.1",
+		// No busy-waiting schedulers: on a small shared machine their
+		// spinning takes CPU from everything else (Debian's own unit
+		// starts the default node the same way).
+		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=+sbwt none +sbwtdcpu none +sbwtdio none",
 		// The rabbitmq-server script forks the Erlang VM into the background
 		// and waits for it, unless it believes systemd runs it: then it execs
 		// the VM in its own place. So the VM is our child, Pdeathsig reaches

@@ -72,3 +72,13 @@ func routeSettings(procs []Process, baseURL map[string]string) (routes, subscrib
 	}
 	return strings.Join(r, ","), strings.Join(s, ",")
 }
+
+// servingURL is the base URL of the process that serves operation op.
+func servingURL(procs []Process, baseURL map[string]string, op string) string {
+	for _, p := range procs {
+		if slices.ContainsFunc(p.Operations, func(o operation.Operation) bool { return o.Name == op }) {
+			return baseURL[p.Name]
+		}
+	}
+	return ""
+}

@@ -96,3 +96,32 @@ func TestRouteSettings(t *testing.T) {
 		})
 	}
 }
+
+// Order reaches stock and payment straight at the processes that serve their
+// find operations, as it would reach cluster-local Services.
+func TestServingURL(t *testing.T) {
+	for _, grouping := range []string{GroupByDomain, GroupByOperation} {
+		procs, err := Plan(grouping)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := map[string]string{}
+		for _, p := range procs {
+			base[p.Name] = "http://" + p.Name
+		}
+		cases := []struct{ op, wantDomain, wantOperation string }{
+			{"stock-find", "http://stock", "http://stock-find"},
+			{"payment-find-user", "http://payment", "http://payment-find-user"},
+			{"no-such-operation", "", ""},
+		}
+		for _, c := range cases {
+			want := c.wantDomain
+			if grouping == GroupByOperation {
+				want = c.wantOperation
+			}
+			if got := servingURL(procs, base, c.op); got != want {
+				t.Errorf("%s grouping: servingURL(%s) = %q, want %q", grouping, c.op, got, want)
+			}
+		}
+	}
+}

@@ -221,8 +221,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"STOCK_DSN="+s.DSN("stock"),
 			"PAYMENT_DSN="+s.DSN("payment"),
 			fmt.Sprintf("K_SINK=http://127.0.0.1:%d/", brokerPort),
-			"STOCK_URL="+s.gatewayURL,
-			"PAYMENT_URL="+s.gatewayURL,
+			// Straight to the owning process, as a cluster-local Service URL
+			// would be: the public gateway is one proxy hop more per call.
+			"STOCK_URL="+servingURL(procs, baseURL, "stock-find"),
+			"PAYMENT_URL="+servingURL(procs, baseURL, "payment-find-user"),
 		)...))
 	}
 	comps = append(comps, s.component(Gateway, "gateway", httpReady(s.gatewayURL+"/health/readiness"),

@@ -91,11 +91,12 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 		broker := environ(t, st.Pid(Broker))
 		gateway := environ(t, st.Pid(Gateway))
 		stockURL := "http://127.0.0.1:" + stock["PORT"]
+		paymentURL := "http://127.0.0.1:" + environ(t, st.Pid("payment"))["PORT"]
 		checks := []struct{ name, got, want string }{
 			{"stock FUNCTION", stock["FUNCTION"], "stock"},
 			{"K_SINK is the broker ingress", stock["K_SINK"], "http://127.0.0.1:" + broker["BROKER_PORT"] + "/"},
-			{"STOCK_URL is the gateway", stock["STOCK_URL"], st.GatewayURL()},
-			{"PAYMENT_URL is the gateway", stock["PAYMENT_URL"], st.GatewayURL()},
+			{"STOCK_URL is the stock process", stock["STOCK_URL"], stockURL},
+			{"PAYMENT_URL is the payment process", stock["PAYMENT_URL"], paymentURL},
 			{"STOCK_DSN", stock["STOCK_DSN"], st.DSN("stock")},
 			{"broker AMQP_URL", broker["AMQP_URL"], st.AMQPURL()},
 			{"broker TRIGGERS_DIR", filepath.Base(filepath.Dir(broker["TRIGGERS_DIR"])) + "/" + filepath.Base(broker["TRIGGERS_DIR"]), "knative/base"},
