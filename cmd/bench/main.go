@@ -46,6 +46,7 @@ func run() int {
 	flag.Int64Var(&cfg.FlowStock, "stock", cfg.FlowStock, "flow: stock of each item")
 	flag.Int64Var(&cfg.FlowCredit, "credit", cfg.FlowCredit, "flow: credit of each user")
 	flag.IntVar(&cfg.BatchOrders, "batch-orders", cfg.BatchOrders, "checkout: orders of batch_init")
+	flag.BoolVar(&cfg.FreshOrders, "fresh-orders", false, "checkout: check out each order once instead of random orders with repeats (for cost comparisons)")
 	flag.IntVar(&cfg.BatchItems, "batch-items", cfg.BatchItems, "checkout: items of batch_init")
 	flag.IntVar(&cfg.BatchUsers, "batch-users", cfg.BatchUsers, "checkout: users of batch_init")
 	flag.Int64Var(&cfg.BatchStock, "batch-stock", cfg.BatchStock, "checkout: starting stock of each item")

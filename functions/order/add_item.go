@@ -2,8 +2,11 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/api"
 )
@@ -46,34 +49,36 @@ func (h *Handlers) AddItem(w http.ResponseWriter, r *http.Request) {
 // quantity. quantity*price past int64 is refused by Postgres (bigint out of
 // range), so the total cannot wrap around.
 func (s *Store) AddItem(ctx context.Context, orderID, itemID string, qty, unitPrice int64) (int64, error) {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
+	// One statement, one round trip (it runs as its own transaction): lock
+	// the order, and only while it is open upsert the line and raise the
+	// total. Under READ COMMITTED the row lock re-reads the newest version of
+	// the order, so a checkout that committed meanwhile is seen as such.
+	var (
+		status string
+		total  *int64
+	)
+	err := s.db.QueryRow(ctx, `
+		WITH o AS (
+			SELECT id, status FROM orders WHERE id = $1 FOR UPDATE
+		), line AS (
+			INSERT INTO order_items (order_id, item_id, quantity, unit_price)
+			SELECT o.id, $2, $3, $4 FROM o WHERE o.status = 'open'
+			ON CONFLICT (order_id, item_id) DO UPDATE
+			SET quantity = order_items.quantity + EXCLUDED.quantity, unit_price = EXCLUDED.unit_price
+		), raised AS (
+			UPDATE orders SET total_cost = orders.total_cost + $3::bigint * $4::bigint
+			FROM o WHERE orders.id = o.id AND o.status = 'open'
+			RETURNING orders.total_cost
+		)
+		SELECT o.status, (SELECT total_cost FROM raised) FROM o`,
+		orderID, itemID, qty, unitPrice).Scan(&status, &total)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, fmt.Errorf("add item to %q: %w", orderID, ErrOrderNotFound)
+	case err != nil:
 		return 0, fmt.Errorf("add item to %q: %w", orderID, err)
+	case status != StatusOpen || total == nil:
+		return 0, fmt.Errorf("add item to %q: %w", orderID, ErrOrderNotOpen)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-
-	if err := lockOpen(ctx, tx, orderID); err != nil {
-		return 0, fmt.Errorf("add item to %q: %w", orderID, err)
-	}
-	// Prices do not change through the API, so one unit_price per line is
-	// exact; the newest price wins should batch_init have rewritten it.
-	_, err = tx.Exec(ctx, `
-		INSERT INTO order_items (order_id, item_id, quantity, unit_price) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (order_id, item_id) DO UPDATE
-		SET quantity = order_items.quantity + EXCLUDED.quantity, unit_price = EXCLUDED.unit_price`,
-		orderID, itemID, qty, unitPrice)
-	if err != nil {
-		return 0, fmt.Errorf("add item to %q: %w", orderID, err)
-	}
-	var total int64
-	err = tx.QueryRow(ctx, `
-		UPDATE orders SET total_cost = total_cost + $2::bigint * $3::bigint WHERE id = $1 RETURNING total_cost`,
-		orderID, qty, unitPrice).Scan(&total)
-	if err != nil {
-		return 0, fmt.Errorf("add item to %q: %w", orderID, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("add item to %q: %w", orderID, err)
-	}
-	return total, nil
+	return *total, nil
 }

@@ -382,3 +382,20 @@ func TestParseCPULine(t *testing.T) {
 		})
 	}
 }
+
+func TestFreshOrderPicksEachOrderOnce(t *testing.T) {
+	for _, n := range []int{1, 7, 10_000, 1_000_003, 2_000_006} {
+		seen := make(map[int]bool, n)
+		limit := min(n, 50_000)
+		for i := range int64(limit) {
+			id := freshOrder(i, n)
+			if id < 0 || id >= n {
+				t.Fatalf("n=%d: pick %d is %d, outside 0..%d", n, i, id, n-1)
+			}
+			if seen[id] {
+				t.Fatalf("n=%d: order %d picked twice within the first %d picks", n, id, limit)
+			}
+			seen[id] = true
+		}
+	}
+}

@@ -37,6 +37,9 @@ type Config struct {
 	// stock and credit 1,000,000, price 1).
 	BatchOrders, BatchItems, BatchUsers int
 	BatchStock, BatchCredit, BatchPrice int64
+	// FreshOrders makes the checkout workload check out each order once
+	// (in a scattered order) instead of random ones with repeats.
+	FreshOrders bool
 
 	// AuditConc is how many reads the audit sends at once; AuditSample how
 	// many untouched items and users the checkout audit checks.
