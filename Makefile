@@ -56,7 +56,7 @@ bench-go: up-binary
 
 # The broker's benchmarks alone (publish/dispatch throughput over RabbitMQ).
 bench-broker: up-binary
-	$(UP) -services-only -- $(GO) test -run=NONE -bench=. -benchmem -count=1 -timeout 30m ./broker/...
+	$(UP) -services-only -- $(GO) test -run=NONE -bench=. -benchtime=20000x -benchmem -count=1 -timeout 30m ./broker/...
 
 fmt:
 	gofmt -l -w $$(find . -name '*.go' -not -path './.git/*' -not -path './.wdm/*')
