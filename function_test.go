@@ -2,8 +2,6 @@ package function
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -34,21 +32,8 @@ func started(t *testing.T, cfg Config) (*Function, *httptest.Server) {
 	return f, srv
 }
 
-func call(t *testing.T, method, url string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil {
-		t.Fatalf("%s %s: %d, not a JSON object: %q", method, url, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, body
-}
+// call sends a request and decodes its JSON answer.
+var call = testenv.CallJSON
 
 func TestStartRefusesBadSettings(t *testing.T) {
 	dsn := "postgres://u@127.0.0.1:1/db"

@@ -14,12 +14,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/saga"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
@@ -109,21 +108,7 @@ func (b *broker) drain(workers int) {
 
 func migrated(t *testing.T, domain string) *pgxpool.Pool {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.NewDatabase(t)
-	if err := dbmigrations.Apply(ctx, dsn, domain); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 8
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := shopdb.Pool(t, domain, 8)
 	return pool
 }
 

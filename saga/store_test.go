@@ -13,12 +13,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
@@ -62,22 +61,13 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.NewDatabase(t)
-	if err := dbmigrations.Apply(ctx, dsn, "order"); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := shopdb.Pool(t, "order", 0)
 	store := NewStore(pool)
 	sink := &recordingSink{}
 	reg := prometheus.NewRegistry()
 	ev := NewEvents(store, sink, Options{StallAfter: time.Second, Deadline: time.Minute, Batch: 2,
 		Metrics: metrics.NewSaga(reg)}, quietLog())
-	return &fixture{t: t, dsn: dsn, pool: pool, store: store, sink: sink, ev: ev, reg: reg}
+	return &fixture{t: t, dsn: pool.Config().ConnString(), pool: pool, store: store, sink: sink, ev: ev, reg: reg}
 }
 
 // order creates an order with the given item quantities at price 3 each.

@@ -3,7 +3,6 @@ package order_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,13 +10,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -49,16 +48,7 @@ func newShop(t *testing.T) *shop {
 
 func migrated(t *testing.T, domain string) *pgxpool.Pool {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.NewDatabase(t)
-	if err := dbmigrations.Apply(ctx, dsn, domain); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := shopdb.Pool(t, domain, 0)
 	return db
 }
 
@@ -81,26 +71,8 @@ func serve(t *testing.T, d operation.Domain, handlers map[string]http.Handler) *
 	return srv
 }
 
-// call sends a request and decodes the JSON answer; every answer of the API
-// must be JSON, so a body that is not fails the test.
-func call(t testing.TB, method, url string) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil {
-		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, body
-}
+// call sends a request and decodes its JSON answer.
+var call = testenv.CallJSON
 
 // must is call that fails the test unless the answer is 200.
 func must(t testing.TB, method, url string) map[string]any {

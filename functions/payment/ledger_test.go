@@ -12,10 +12,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
@@ -29,21 +28,7 @@ type fixture struct {
 // newFixture gives a test its own migrated payment database.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.NewDatabase(t)
-	if err := dbmigrations.Apply(ctx, dsn, "payment"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 16
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := shopdb.Pool(t, "payment", 16)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return &fixture{t: t, pool: pool, ev: NewEvents(NewStore(pool), log)}
 }

@@ -4,20 +4,17 @@ package payment_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 )
 
 // paymentServer is the payment operations over HTTP on a fresh, migrated database.
@@ -28,16 +25,7 @@ type paymentServer struct {
 
 func newPaymentServer(t *testing.T) *paymentServer {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.NewDatabase(t)
-	if err := dbmigrations.Apply(ctx, dsn, "payment"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := shopdb.Pool(t, "payment", 0)
 	h := payment.NewHandlers(payment.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	rt := api.NewRouter()
 	var ops []operation.Operation
@@ -54,26 +42,8 @@ func newPaymentServer(t *testing.T) *paymentServer {
 	return &paymentServer{Server: srv, db: db}
 }
 
-// call sends a request and decodes the JSON answer; every answer of the API
-// must be JSON, so a body that is not fails the test.
-func call(t testing.TB, method, url string) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil {
-		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, body
-}
+// call sends a request and decodes its JSON answer.
+var call = testenv.CallJSON
 
 // credit reads a user's credit straight from the database.
 func (s *paymentServer) credit(t testing.TB, id string) int64 {

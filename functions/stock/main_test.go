@@ -2,20 +2,17 @@ package stock_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -28,16 +25,7 @@ type stockServer struct {
 
 func newStockServer(t *testing.T) *stockServer {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.NewDatabase(t)
-	if err := dbmigrations.Apply(ctx, dsn, "stock"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := shopdb.Pool(t, "stock", 0)
 	h := stock.NewHandlers(stock.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	rt := api.NewRouter()
 	var ops []operation.Operation
@@ -54,26 +42,8 @@ func newStockServer(t *testing.T) *stockServer {
 	return &stockServer{Server: srv, db: db}
 }
 
-// call sends a request and decodes the JSON answer; every answer of the API
-// must be JSON, so a body that is not fails the test.
-func call(t testing.TB, method, url string) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil {
-		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, body
-}
+// call sends a request and decodes its JSON answer.
+var call = testenv.CallJSON
 
 // item reads an item's stock and price straight from the database.
 func (s *stockServer) item(t testing.TB, id string) (stock, price int64) {
