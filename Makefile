@@ -24,10 +24,10 @@ BENCH_FLAGS ?=
 up: up-binary
 	exec $(UP)
 
-# Every test against private Postgres and RabbitMQ (up -services-only starts
-# them, exports WDM_TEST_PG_ADDR / WDM_TEST_AMQP_URL, stops them afterwards),
-# then each fuzz target briefly.
-test: go-test fuzz
+# go vet, then every test against private Postgres and RabbitMQ (up
+# -services-only starts them, exports WDM_TEST_PG_ADDR / WDM_TEST_AMQP_URL,
+# stops them afterwards), then each fuzz target briefly.
+test: vet go-test fuzz
 
 go-test: up-binary
 	$(UP) -services-only -- $(GO) test $(TESTFLAGS) $(PKGS)
