@@ -28,11 +28,9 @@ func newPaymentServer(t *testing.T) *paymentServer {
 	db := shopdb.Pool(t, "payment", 0)
 	h := payment.NewHandlers(payment.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	rt := api.NewRouter()
-	var ops []operation.Operation
-	for _, op := range operation.All {
-		if op.Domain == operation.Payment {
-			ops = append(ops, op)
-		}
+	ops, err := operation.Select(string(operation.Payment))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := rt.Mount(ops, h.Operations()); err != nil {
 		t.Fatal(err)

@@ -28,11 +28,9 @@ func newStockServer(t *testing.T) *stockServer {
 	db := shopdb.Pool(t, "stock", 0)
 	h := stock.NewHandlers(stock.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	rt := api.NewRouter()
-	var ops []operation.Operation
-	for _, op := range operation.All {
-		if op.Domain == operation.Stock {
-			ops = append(ops, op)
-		}
+	ops, err := operation.Select(string(operation.Stock))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := rt.Mount(ops, h.Operations()); err != nil {
 		t.Fatal(err)
