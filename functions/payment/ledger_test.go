@@ -71,15 +71,7 @@ func compensate(saga, user string) event.Event {
 // call runs a handler, checks the reply against its schema and returns it.
 func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
 	f.t.Helper()
-	out, err := h(context.Background(), in)
-	if err != nil {
-		f.t.Fatalf("%s: %v", in.Type(), err)
-	}
-	if out == nil {
-		f.t.Fatalf("%s: no reply", in.Type())
-	}
-	schematest.Check(f.t, *out)
-	return *out
+	return schematest.Reply(f.t, h, in)
 }
 
 func TestDebit(t *testing.T) {

@@ -73,15 +73,7 @@ func it(id string, q int64) schemas.Item { return schemas.Item{ItemID: id, Quant
 // call runs a handler, checks the reply against its schema and returns it.
 func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
 	f.t.Helper()
-	out, err := h(context.Background(), in)
-	if err != nil {
-		f.t.Fatalf("%s: %v", in.Type(), err)
-	}
-	if out == nil {
-		f.t.Fatalf("%s: no reply", in.Type())
-	}
-	schematest.Check(f.t, *out)
-	return *out
+	return schematest.Reply(f.t, h, in)
 }
 
 func decode[T schemas.Data](t *testing.T, e event.Event) T {

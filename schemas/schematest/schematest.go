@@ -5,6 +5,7 @@ package schematest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"sync"
@@ -97,4 +98,20 @@ func Check(t testing.TB, e event.Event) {
 	if err := Validate(e); err != nil {
 		t.Errorf("emitted event breaks its schema: %v\n%s", err, e)
 	}
+}
+
+// Reply runs a func-style CloudEvent handler on in and returns its reply,
+// failing the test on an error, on no reply, or on a reply that breaks its
+// schema.
+func Reply(t testing.TB, h func(context.Context, event.Event) (*event.Event, error), in event.Event) event.Event {
+	t.Helper()
+	out, err := h(context.Background(), in)
+	if err != nil {
+		t.Fatalf("%s: %v", in.Type(), err)
+	}
+	if out == nil {
+		t.Fatalf("%s: no reply", in.Type())
+	}
+	Check(t, *out)
+	return *out
 }
