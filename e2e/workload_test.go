@@ -92,34 +92,9 @@ func build(t *testing.T, s shape, seed uint64) workload {
 // parallel runs f for 0..n-1 with 32 callers and fails the test on an error.
 func parallel(t *testing.T, n int, f func(i int) error) {
 	t.Helper()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int)
-	)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		t.Fatalf("building the workload: %v", first)
+	err := shopclient.ForEach(context.Background(), n, 32, func(_ context.Context, i int) error { return f(i) })
+	if err != nil {
+		t.Fatalf("building the workload: %v", err)
 	}
 }
 

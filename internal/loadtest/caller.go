@@ -3,7 +3,6 @@ package loadtest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,7 +128,7 @@ func (b *orderBook) settle(ctx context.Context, c *shopclient.Client, conc int) 
 		orders = append(orders, id)
 	}
 	b.mu.Unlock()
-	_, err := readAll(ctx, orders, conc, func(ctx context.Context, id string) (struct{}, error) {
+	_, err := shopclient.ReadAll(ctx, orders, conc, func(ctx context.Context, id string) (struct{}, error) {
 		code, err := c.Retry(ctx, "POST", "/orders/checkout/"+id, nil)
 		var se *shopclient.StatusError
 		switch {
@@ -143,55 +142,4 @@ func (b *orderBook) settle(ctx context.Context, c *shopclient.Client, conc int) 
 		return struct{}{}, nil
 	})
 	return len(orders), err
-}
-
-// readAll calls read for every id with conc callers at once and returns the
-// results by id; the first error ends it.
-func readAll[V any](ctx context.Context, ids []string, conc int, read func(context.Context, string) (V, error)) (map[string]V, error) {
-	var mu sync.Mutex
-	out := make(map[string]V, len(ids))
-	err := forEach(ctx, len(ids), conc, func(ctx context.Context, i int) error {
-		v, err := read(ctx, ids[i])
-		if err != nil {
-			return fmt.Errorf("%s: %w", ids[i], err)
-		}
-		mu.Lock()
-		out[ids[i]] = v
-		mu.Unlock()
-		return nil
-	})
-	return out, err
-}
-
-// forEach calls f for 0..n-1 with conc callers at once; the first error
-// ends it (the calls under way finish).
-func forEach(ctx context.Context, n, conc int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var (
-		wg   sync.WaitGroup
-		next = make(chan int)
-	)
-	for range max(conc, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := f(ctx, i); err != nil {
-					cancel(err)
-				}
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
 }

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -109,7 +110,7 @@ func (w *checkoutLoad) audit(ctx context.Context, c *shopclient.Client) (AuditSu
 	}
 	w.orders.mu.Unlock()
 
-	orders, err := readAll(ctx, touched, cfg.AuditConc, c.FindOrder)
+	orders, err := shopclient.ReadAll(ctx, touched, cfg.AuditConc, c.FindOrder)
 	if err != nil {
 		return a, fmt.Errorf("reading orders: %w", err)
 	}
@@ -158,8 +159,8 @@ func (w *checkoutLoad) audit(ctx context.Context, c *shopclient.Client) (AuditSu
 	sampleItems := sampleAbsent(r, cfg.BatchItems, wantStock, cfg.AuditSample)
 	sampleUsers := sampleAbsent(r, cfg.BatchUsers, wantCredit, cfg.AuditSample)
 
-	itemIDs := append(keysOf(wantStock), sampleItems...)
-	items, err := readAll(ctx, itemIDs, cfg.AuditConc, c.FindItem)
+	itemIDs := append(slices.Collect(maps.Keys(wantStock)), sampleItems...)
+	items, err := shopclient.ReadAll(ctx, itemIDs, cfg.AuditConc, c.FindItem)
 	if err != nil {
 		return a, fmt.Errorf("reading items: %w", err)
 	}
@@ -176,8 +177,8 @@ func (w *checkoutLoad) audit(ctx context.Context, c *shopclient.Client) (AuditSu
 		}
 	}
 
-	userIDs := append(keysOf(wantCredit), sampleUsers...)
-	users, err := readAll(ctx, userIDs, cfg.AuditConc, c.FindUser)
+	userIDs := append(slices.Collect(maps.Keys(wantCredit)), sampleUsers...)
+	users, err := shopclient.ReadAll(ctx, userIDs, cfg.AuditConc, c.FindUser)
 	if err != nil {
 		return a, fmt.Errorf("reading users: %w", err)
 	}
@@ -229,16 +230,8 @@ func sampleAbsent[V any](r *rand.Rand, n int, present map[string]V, k int) []str
 			picked[id] = true
 		}
 	}
-	out := keysOf(picked)
+	out := slices.Collect(maps.Keys(picked))
 	slices.Sort(out)
-	return out
-}
-
-func keysOf[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
 	return out
 }
 

@@ -66,7 +66,7 @@ func (w *flow) setup(ctx context.Context, c *shopclient.Client) error {
 		prices[i] = 1 + r.Int64N(10)
 	}
 	w.items = make([]string, w.cfg.Items)
-	if err := forEach(ctx, w.cfg.Items, w.cfg.setupConc(), func(ctx context.Context, i int) error {
+	if err := shopclient.ForEach(ctx, w.cfg.Items, w.cfg.setupConc(), func(ctx context.Context, i int) error {
 		id, err := c.CreateItem(ctx, prices[i], w.cfg.FlowStock)
 		w.items[i] = id
 		return err
@@ -77,7 +77,7 @@ func (w *flow) setup(ctx context.Context, c *shopclient.Client) error {
 		w.before.Items[id] = shopclient.Item{Stock: w.cfg.FlowStock, Price: prices[i]}
 	}
 	w.users = make([]string, w.cfg.Users)
-	if err := forEach(ctx, w.cfg.Users, w.cfg.setupConc(), func(ctx context.Context, i int) error {
+	if err := shopclient.ForEach(ctx, w.cfg.Users, w.cfg.setupConc(), func(ctx context.Context, i int) error {
 		id, err := c.CreateUser(ctx, w.cfg.FlowCredit)
 		w.users[i] = id
 		return err

@@ -3,8 +3,12 @@ package shopclient
 import (
 	"context"
 	"fmt"
-	"sync"
+	"maps"
+	"slices"
 )
+
+// auditReaders is how many reads an audit has in flight.
+const auditReaders = 32
 
 // Audit is the money-and-stock balance of a run: what left the stock (valued
 // at item prices), what left the users' credit, and what the paid orders cost.
@@ -36,15 +40,15 @@ type Before struct {
 // definitive answer are left out of answers).
 func (c *Client) RunAudit(ctx context.Context, before Before, orders []string, answers map[string]int) (Audit, error) {
 	var a Audit
-	items, err := readAll(ctx, keys(before.Items), c.FindItem)
+	items, err := ReadAll(ctx, slices.Collect(maps.Keys(before.Items)), auditReaders, c.FindItem)
 	if err != nil {
 		return a, err
 	}
-	users, err := readAll(ctx, keys(before.Credit), c.FindUser)
+	users, err := ReadAll(ctx, slices.Collect(maps.Keys(before.Credit)), auditReaders, c.FindUser)
 	if err != nil {
 		return a, err
 	}
-	found, err := readAll(ctx, orders, c.FindOrder)
+	found, err := ReadAll(ctx, orders, auditReaders, c.FindOrder)
 	if err != nil {
 		return a, err
 	}
@@ -87,44 +91,4 @@ func (c *Client) RunAudit(ctx context.Context, before Before, orders []string, a
 			a.StockValueTaken, a.CreditTaken, a.PaidTotal)
 	}
 	return a, nil
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-// readAll reads every id with 32 callers at once.
-func readAll[V any](ctx context.Context, ids []string, read func(context.Context, string) (V, error)) (map[string]V, error) {
-	var (
-		mu    sync.Mutex
-		out   = make(map[string]V, len(ids))
-		first error
-		wg    sync.WaitGroup
-		next  = make(chan string)
-	)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range next {
-				v, err := read(ctx, id)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("reading %s: %w", id, err)
-				}
-				out[id] = v
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, id := range ids {
-		next <- id
-	}
-	close(next)
-	wg.Wait()
-	return out, first
 }
