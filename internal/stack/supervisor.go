@@ -1,12 +1,15 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -436,7 +439,38 @@ func (s *Supervisor) stopOne(p *proc) {
 	// Children outlive their leader when it exits first (or was too slow).
 	killGroup(cmd, syscall.SIGKILL)
 	<-exited
+	// The leader's exit says nothing of the rest of its group, which dies
+	// of the SIGKILL a moment later: Stop promises that nothing is left.
+	for deadline := time.Now().Add(5 * time.Second); groupAlive(cmd.Process.Pid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	s.log.Info("stopped", "component", p.c.Name)
+}
+
+// groupAlive reports whether any live (non-zombie) process is in process
+// group pgid. Zombies are left out: orphans are reaped by init, not by us.
+func groupAlive(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: state, ppid, pgrp, ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == want {
+			return true
+		}
+	}
+	return false
 }
 
 // killGroup signals the process group led by cmd's process.

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,35 +26,11 @@ func sleeper(name, dir string) Component {
 	}
 }
 
-// groupAlive reports whether any live (non-zombie) process is in group pgid.
-func groupAlive(t *testing.T, pgid int) bool {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue // gone meanwhile
-		}
-		// Fields after the command name, which is in parentheses and may hold spaces.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
-			return true
-		}
-	}
-	return false
-}
-
 // waitGone polls until no process of group pgid is alive.
 func waitGone(t *testing.T, pgid int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for groupAlive(t, pgid) {
+	for groupAlive(pgid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("process group %d still alive after %v", pgid, within)
 		}
@@ -139,7 +112,7 @@ func TestSupervisorStopLeavesNoProcesses(t *testing.T) {
 	s.Stop()
 	t.Logf("stopped in %v", time.Since(start))
 	for _, g := range groups {
-		if groupAlive(t, g) {
+		if groupAlive(g) {
 			t.Errorf("process group %d still alive after Stop", g)
 		}
 	}
