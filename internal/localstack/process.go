@@ -4,11 +4,15 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -60,4 +64,40 @@ func KillGroup(cmd *exec.Cmd, sig syscall.Signal) {
 // logFile opens (appending) the log a server writes its output to.
 func logFile(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+}
+
+// GroupAlive reports whether any live (non-zombie) process is in process
+// group pgid. Zombies are left out: orphans are reaped by init, not by us.
+func GroupAlive(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: state, ppid, pgrp, ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == want {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitGroupGone waits (a few seconds at most) until no live process is left
+// in process group pgid: a SIGKILLed leader is reaped before the rest of its
+// group has died, and a postgres started again meanwhile finds its old
+// backends still holding the shared memory.
+func WaitGroupGone(pgid int) {
+	for deadline := time.Now().Add(5 * time.Second); GroupAlive(pgid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }

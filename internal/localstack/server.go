@@ -56,6 +56,7 @@ func (s *Server) Kill() {
 	}
 	KillGroup(s.cmd, syscall.SIGKILL)
 	<-s.exited
+	WaitGroupGone(s.cmd.Process.Pid)
 	s.cmd = nil
 }
 
@@ -71,6 +72,7 @@ func (s *Server) Stop() error {
 		KillGroup(s.cmd, syscall.SIGKILL)
 		<-s.exited
 	}
+	WaitGroupGone(s.cmd.Process.Pid)
 	s.cmd = nil
 	return nil
 }

@@ -1,19 +1,18 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wdm-knative/webshop/internal/localstack"
 )
 
 // Component is one supervised OS process, the local counterpart of a pod:
@@ -136,7 +135,8 @@ func (s *Supervisor) run(p *proc) {
 			<-exited
 			// Like a pod whose container died: nothing of the old instance
 			// may linger (a postgres backend would block the next postmaster).
-			killGroup(cmd, syscall.SIGKILL)
+			localstack.KillGroup(cmd, syscall.SIGKILL)
+			localstack.WaitGroupGone(cmd.Process.Pid)
 		} else {
 			log.Error("start failed", "err", err)
 		}
@@ -303,7 +303,7 @@ func (s *Supervisor) watchReady(p *proc, cmd *exec.Cmd, exited <-chan struct{}) 
 	}
 	if err != nil {
 		s.log.Error("not ready in time; killing", "component", p.c.Name, "err", err)
-		killGroup(cmd, syscall.SIGKILL)
+		localstack.KillGroup(cmd, syscall.SIGKILL)
 		return
 	}
 	// failures is not reset here: an instance that is ready and then dies at
@@ -361,7 +361,7 @@ func (s *Supervisor) Kill(name string) error {
 	// From now on a waiter waits for the next instance.
 	p.ready, p.dying = false, true
 	p.notify()
-	killGroup(cmd, syscall.SIGKILL)
+	localstack.KillGroup(cmd, syscall.SIGKILL)
 	s.mu.Unlock()
 	<-exited
 	return nil
@@ -437,45 +437,10 @@ func (s *Supervisor) stopOne(p *proc) {
 		s.log.Warn("did not stop in time; killing", "component", p.c.Name)
 	}
 	// Children outlive their leader when it exits first (or was too slow).
-	killGroup(cmd, syscall.SIGKILL)
+	localstack.KillGroup(cmd, syscall.SIGKILL)
 	<-exited
 	// The leader's exit says nothing of the rest of its group, which dies
 	// of the SIGKILL a moment later: Stop promises that nothing is left.
-	for deadline := time.Now().Add(5 * time.Second); groupAlive(cmd.Process.Pid) && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	localstack.WaitGroupGone(cmd.Process.Pid)
 	s.log.Info("stopped", "component", p.c.Name)
-}
-
-// groupAlive reports whether any live (non-zombie) process is in process
-// group pgid. Zombies are left out: orphans are reaped by init, not by us.
-func groupAlive(pgid int) bool {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	want := strconv.Itoa(pgid)
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue // gone meanwhile
-		}
-		// Fields after the command name, which is in parentheses and may
-		// hold spaces: state, ppid, pgrp, ...
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == want {
-			return true
-		}
-	}
-	return false
-}
-
-// killGroup signals the process group led by cmd's process.
-func killGroup(cmd *exec.Cmd, sig syscall.Signal) {
-	if cmd != nil && cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, sig)
-	}
 }
