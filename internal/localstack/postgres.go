@@ -120,6 +120,7 @@ func (p *Postgres) asOwner(cmd *exec.Cmd) {
 // Command returns the server process, in the foreground, so a supervisor can
 // watch and restart it. Durability stays on: this server holds money.
 func (p *Postgres) Command() (*exec.Cmd, error) {
+	waitDataDirFree(p.dataDir(), 10*time.Second)
 	if err := p.mkdirOwned(p.SocketDir(), 0o755); err != nil {
 		return nil, err
 	}
@@ -213,4 +214,26 @@ func othersCanReach(dir string) bool {
 			return true
 		}
 	}
+}
+
+// waitDataDirFree waits (up to limit) until no live process works in dir.
+// Postgres backends run in sessions of their own, so killing a postmaster's
+// process group leaves them to notice its death and exit on their own; until
+// they have, they hold the shared memory and a new postmaster refuses to
+// start. Every backend's working directory is the data directory, which is
+// how they are found.
+func waitDataDirFree(dir string, limit time.Duration) {
+	for deadline := time.Now().Add(limit); dirInUse(dir) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dirInUse reports whether a live process has dir as its working
+// directory. Processes whose cwd cannot be read (another user's, without
+// root) are not counted.
+func dirInUse(dir string) bool {
+	return anyLiveProcess(func(pid string, _ []string) bool {
+		cwd, err := os.Readlink(filepath.Join("/proc", pid, "cwd"))
+		return err == nil && cwd == dir
+	})
 }

@@ -69,11 +69,18 @@ func logFile(path string) (*os.File, error) {
 // GroupAlive reports whether any live (non-zombie) process is in process
 // group pgid. Zombies are left out: orphans are reaped by init, not by us.
 func GroupAlive(pgid int) bool {
+	want := strconv.Itoa(pgid)
+	return anyLiveProcess(func(_ string, stat []string) bool { return len(stat) > 2 && stat[2] == want })
+}
+
+// anyLiveProcess reports whether a live (non-zombie) process satisfies
+// match, which gets the pid and the fields of /proc/PID/stat after the
+// command name (state, ppid, pgrp, ...).
+func anyLiveProcess(match func(pid string, stat []string) bool) bool {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return false
 	}
-	want := strconv.Itoa(pgid)
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
@@ -82,10 +89,9 @@ func GroupAlive(pgid int) bool {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		// Fields after the command name, which is in parentheses and may
-		// hold spaces: state, ppid, pgrp, ...
+		// The command name is in parentheses and may hold spaces.
 		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == want {
+		if len(f) > 0 && f[0] != "Z" && match(e.Name(), f) {
 			return true
 		}
 	}
