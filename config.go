@@ -99,15 +99,15 @@ func (c Config) operations() ([]operation.Operation, error) {
 			errs = append(errs, fmt.Errorf("settings: %s: %w", name, err))
 		}
 	}
-	if selected(ops, "order-add-item") {
-		errs = append(errs, checkURL("STOCK_URL", c.StockURL, "order-add-item"))
+	if selected(ops, operation.OrderAddItem) {
+		errs = append(errs, checkURL("STOCK_URL", c.StockURL, operation.OrderAddItem))
 	}
-	if selected(ops, "order-create") {
-		errs = append(errs, checkURL("PAYMENT_URL", c.PaymentURL, "order-create"))
+	if selected(ops, operation.OrderCreate) {
+		errs = append(errs, checkURL("PAYMENT_URL", c.PaymentURL, operation.OrderCreate))
 	}
 	// The checkout sends checkout.requested and the sweep re-sends events
 	// themselves; the other event operations only reply.
-	for _, op := range []string{"order-checkout", "saga-sweep"} {
+	for _, op := range []string{operation.OrderCheckout, operation.SagaSweep} {
 		if selected(ops, op) {
 			errs = append(errs, checkURL("K_SINK", c.Sink, op))
 		}

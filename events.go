@@ -36,7 +36,7 @@ func eventHandlers(_ context.Context, w *wiring) (map[string]http.Handler, error
 		// Only where sagas are decided: an order or saga-sweep process has
 		// the saga's database too but decides none, and should not export
 		// saga series that stay at zero.
-		if selected(w.ops, "saga-step") {
+		if selected(w.ops, operation.SagaStep) {
 			opts.Metrics = metrics.NewSaga(w.registry)
 		}
 		add(saga.NewEvents(saga.NewStore(p), w.sink(), opts, w.log).Operations())

@@ -16,6 +16,7 @@ import (
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 // httpBroker is a minimal stand-in for the Knative Broker over real HTTP:
@@ -171,7 +172,7 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		ping := event.New()
 		ping.SetID("ping-1")
 		ping.SetSource("/test/pingsource")
-		ping.SetType(operation.TypePing)
+		ping.SetType(schemas.TypePing)
 		req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), orderSrv.URL+"/events/saga-sweep", ping)
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +192,7 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		req.Header.Set("Ce-Id", "x")
 		req.Header.Set("Ce-Source", "/test")
 		req.Header.Set("Ce-Specversion", "1.0")
-		req.Header.Set("Ce-Type", operation.TypeStockReserved)
+		req.Header.Set("Ce-Type", schemas.TypeStockReserved)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

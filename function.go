@@ -169,12 +169,12 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 		}
 		merge(handlers, order.NewHandlers(order.NewStore(p), prices, users, w.log).Operations())
 	}
-	if selected(w.ops, "order-checkout") {
+	if selected(w.ops, operation.OrderCheckout) {
 		h, err := checkoutHandler(ctx, w)
 		if err != nil {
 			return nil, fmt.Errorf("order-checkout: %w", err)
 		}
-		handlers["order-checkout"] = h
+		handlers[operation.OrderCheckout] = h
 	}
 
 	rt := api.NewRouter()

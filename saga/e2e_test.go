@@ -20,6 +20,7 @@ import (
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/saga"
+	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
 
@@ -194,7 +195,7 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 	}
 	for _, op := range operation.All {
 		for _, typ := range op.Consumes {
-			if h, ok := handlers[op.Name]; ok && typ != operation.TypePing {
+			if h, ok := handlers[op.Name]; ok && typ != schemas.TypePing {
 				b.handlers[typ] = append(b.handlers[typ], h)
 			}
 		}

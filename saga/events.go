@@ -63,8 +63,8 @@ func NewEvents(store *Store, sink Sender, opts Options, log *slog.Logger) *Event
 // Operations maps each saga event operation's name to its handler.
 func (h *Events) Operations() map[string]eventhttp.Handler {
 	return map[string]eventhttp.Handler{
-		"saga-step":  h.Step,
-		"saga-sweep": h.Sweep,
+		operation.SagaStep:  h.Step,
+		operation.SagaSweep: h.Sweep,
 	}
 }
 
@@ -75,7 +75,7 @@ func RequestedEvent(sg Saga) (event.Event, error) {
 	for i, it := range sg.Items {
 		items[i] = schemas.Item{ItemID: it.ItemID, Quantity: it.Quantity}
 	}
-	return schemas.New(schemas.RequestedID(sg.ID), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+	return schemas.New(schemas.RequestedID(sg.ID), schemas.Source(operation.OrderCheckout), schemas.TypeCheckoutRequested,
 		schemas.CheckoutRequested{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Items: items, TotalCost: sg.TotalCost})
 }
 
@@ -86,7 +86,7 @@ func CompensateEvent(sg Saga) (event.Event, error) {
 	if reason == "" {
 		reason = schemas.ReasonDeadline
 	}
-	return schemas.New(schemas.CompensateID(sg.ID), schemas.Source("saga"), operation.TypeCheckoutCompensate,
+	return schemas.New(schemas.CompensateID(sg.ID), schemas.Source("saga"), schemas.TypeCheckoutCompensate,
 		schemas.CheckoutCompensate{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason})
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
@@ -103,17 +102,17 @@ func (f *fixture) orderStatus(id string) string {
 func reply(sg Saga, typ string, reason schemas.Reason) event.Event {
 	var d schemas.Data
 	switch typ {
-	case operation.TypeStockReserved:
+	case schemas.TypeStockReserved:
 		d = schemas.StockReserved{SagaID: sg.ID, OrderID: sg.OrderID, Items: []schemas.Item{}}
-	case operation.TypeStockRejected:
+	case schemas.TypeStockRejected:
 		d = schemas.StockRejected{SagaID: sg.ID, OrderID: sg.OrderID, Reason: reason}
-	case operation.TypePaymentDebited:
+	case schemas.TypePaymentDebited:
 		d = schemas.PaymentDebited{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Amount: sg.TotalCost}
-	case operation.TypePaymentRejected:
+	case schemas.TypePaymentRejected:
 		d = schemas.PaymentRejected{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason}
-	case operation.TypeStockReleased:
+	case schemas.TypeStockReleased:
 		d = schemas.StockReleased{SagaID: sg.ID, OrderID: sg.OrderID, Items: []schemas.Item{}}
-	case operation.TypePaymentRefunded:
+	case schemas.TypePaymentRefunded:
 		d = schemas.PaymentRefunded{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID}
 	}
 	e, err := schemas.New(sg.ID+"/"+typ, "/test", typ, d)
@@ -218,20 +217,20 @@ func TestStep(t *testing.T) {
 		wantReason  schemas.Reason
 		wantOutcome bool
 	}{
-		{"paid", []step{{typ: operation.TypeStockReserved}, {typ: operation.TypeStockReserved}, {typ: operation.TypePaymentDebited}},
+		{"paid", []step{{typ: schemas.TypeStockReserved}, {typ: schemas.TypeStockReserved}, {typ: schemas.TypePaymentDebited}},
 			Paid, "paid", "", true},
 		{"stock short, then compensated", []step{
-			{typ: operation.TypePaymentDebited},
-			{typ: operation.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true},
-			{typ: operation.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true}, // redelivery
-			{typ: operation.TypeStockReleased},
-			{typ: operation.TypePaymentRefunded},
-			{typ: operation.TypePaymentRefunded},
+			{typ: schemas.TypePaymentDebited},
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true},
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true}, // redelivery
+			{typ: schemas.TypeStockReleased},
+			{typ: schemas.TypePaymentRefunded},
+			{typ: schemas.TypePaymentRefunded},
 		}, Failed, "open", schemas.ReasonInsufficientStock, true},
 		{"compensating waits for both confirmations", []step{
-			{typ: operation.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: true},
-			{typ: operation.TypeStockReserved},
-			{typ: operation.TypePaymentRefunded},
+			{typ: schemas.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: true},
+			{typ: schemas.TypeStockReserved},
+			{typ: schemas.TypePaymentRefunded},
 		}, Compensating, "checking_out", schemas.ReasonInsufficientCredit, false},
 	}
 	for _, c := range cases {
@@ -253,7 +252,7 @@ func TestStep(t *testing.T) {
 				}
 				if out != nil {
 					schematest.Check(t, *out)
-					if out.Type() != operation.TypeCheckoutCompensate || out.ID() != schemas.CompensateID(co.Saga.ID) {
+					if out.Type() != schemas.TypeCheckoutCompensate || out.ID() != schemas.CompensateID(co.Saga.ID) {
 						t.Errorf("reply %s", out)
 					}
 				}
@@ -293,11 +292,11 @@ func TestStep(t *testing.T) {
 
 func TestStepRejectsWhatItCannotUse(t *testing.T) {
 	f := newFixture(t)
-	unknown := reply(Saga{ID: "nope", OrderID: "o", UserID: "u"}, operation.TypeStockReserved, "")
+	unknown := reply(Saga{ID: "nope", OrderID: "o", UserID: "u"}, schemas.TypeStockReserved, "")
 	wrongType := event.New()
 	wrongType.SetID("x")
 	wrongType.SetSource("/test")
-	wrongType.SetType(operation.TypeCheckoutRequested)
+	wrongType.SetType(schemas.TypeCheckoutRequested)
 	_ = wrongType.SetData(event.ApplicationJSON, schemas.CheckoutRequested{SagaID: "s", OrderID: "o", UserID: "u",
 		Items: []schemas.Item{{ItemID: "i", Quantity: 1}}})
 	for name, e := range map[string]event.Event{"unknown saga": unknown, "not a reply": wrongType} {
@@ -333,12 +332,12 @@ func TestSweep(t *testing.T) {
 	overdue := begin("overdue")
 	age(overdue, 10*time.Second, 2*time.Minute)
 	compensating := begin("compensating")
-	if _, err := f.ev.Step(ctx, reply(compensating, operation.TypeStockRejected, schemas.ReasonUnknownItem)); err != nil {
+	if _, err := f.ev.Step(ctx, reply(compensating, schemas.TypeStockRejected, schemas.ReasonUnknownItem)); err != nil {
 		t.Fatal(err)
 	}
 	age(compensating, 10*time.Second, 10*time.Second)
 	paid := begin("paid")
-	for _, typ := range []string{operation.TypeStockReserved, operation.TypePaymentDebited} {
+	for _, typ := range []string{schemas.TypeStockReserved, schemas.TypePaymentDebited} {
 		if _, err := f.ev.Step(ctx, reply(paid, typ, "")); err != nil {
 			t.Fatal(err)
 		}
@@ -354,9 +353,9 @@ func TestSweep(t *testing.T) {
 		got[e.Subject()] = e.Type()
 	}
 	want := map[string]string{
-		stalled.ID:      operation.TypeCheckoutRequested,
-		overdue.ID:      operation.TypeCheckoutCompensate,
-		compensating.ID: operation.TypeCheckoutCompensate,
+		stalled.ID:      schemas.TypeCheckoutRequested,
+		overdue.ID:      schemas.TypeCheckoutCompensate,
+		compensating.ID: schemas.TypeCheckoutCompensate,
 	}
 	if len(got) != len(want) {
 		t.Errorf("sweep sent %v, want %v", got, want)
@@ -409,7 +408,7 @@ func TestOutcomesWake(t *testing.T) {
 	// Cut the listener's connection: it must reconnect and still deliver.
 	terminateListener(t, f.pool)
 	start := time.Now()
-	for _, typ := range []string{operation.TypeStockReserved, operation.TypePaymentDebited} {
+	for _, typ := range []string{schemas.TypeStockReserved, schemas.TypePaymentDebited} {
 		if _, err := f.ev.Step(ctx, reply(co.Saga, typ, "")); err != nil {
 			t.Fatal(err)
 		}

@@ -103,23 +103,23 @@ func NewEvents(store *Store, log *slog.Logger) *Events {
 // Operations maps each payment event operation's name to its handler.
 func (h *Events) Operations() map[string]eventhttp.Handler {
 	return map[string]eventhttp.Handler{
-		"payment-debit":  h.Debit,
-		"payment-refund": h.Refund,
+		operation.PaymentDebit:  h.Debit,
+		operation.PaymentRefund: h.Refund,
 	}
 }
 
 // debitReply answers a checkout.requested from the ledger row.
 func debitReply(in event.Event, e LedgerEntry) (*event.Event, error) {
-	src := schemas.Source("payment-debit")
+	src := schemas.Source(operation.PaymentDebit)
 	switch e.State {
 	case LedgerDebited, LedgerRefunded:
-		return schemas.Reply(in, src, operation.TypePaymentDebited,
+		return schemas.Reply(in, src, schemas.TypePaymentDebited,
 			schemas.PaymentDebited{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Amount: e.Amount})
 	case LedgerRejected:
-		return schemas.Reply(in, src, operation.TypePaymentRejected,
+		return schemas.Reply(in, src, schemas.TypePaymentRejected,
 			schemas.PaymentRejected{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Reason: e.Reason})
 	default: // tombstone: the saga was compensated before this arrived
-		return schemas.Reply(in, src, operation.TypePaymentRejected,
+		return schemas.Reply(in, src, schemas.TypePaymentRejected,
 			schemas.PaymentRejected{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Reason: schemas.ReasonCompensated})
 	}
 }
@@ -131,6 +131,6 @@ func refundReply(in event.Event, e LedgerEntry) (*event.Event, error) {
 	if e.State == LedgerRefunded {
 		amount = e.Amount
 	}
-	return schemas.Reply(in, schemas.Source("payment-refund"), operation.TypePaymentRefunded,
+	return schemas.Reply(in, schemas.Source(operation.PaymentRefund), schemas.TypePaymentRefunded,
 		schemas.PaymentRefunded{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Amount: amount})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
 )
 
 // Domain errors, mapped to HTTP statuses by api.Status.
@@ -52,13 +53,13 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 // its handler.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		"payment-create-user": http.HandlerFunc(h.CreateUser),
-		"payment-find-user":   http.HandlerFunc(h.FindUser),
-		"payment-add-funds":   http.HandlerFunc(h.AddFunds),
-		"payment-pay":         http.HandlerFunc(h.Pay),
-		"payment-cancel":      http.HandlerFunc(h.Cancel),
-		"payment-status":      http.HandlerFunc(h.Status),
-		"payment-batch-init":  http.HandlerFunc(h.BatchInit),
+		operation.PaymentCreateUser: http.HandlerFunc(h.CreateUser),
+		operation.PaymentFindUser:   http.HandlerFunc(h.FindUser),
+		operation.PaymentAddFunds:   http.HandlerFunc(h.AddFunds),
+		operation.PaymentPay:        http.HandlerFunc(h.Pay),
+		operation.PaymentCancel:     http.HandlerFunc(h.Cancel),
+		operation.PaymentStatus:     http.HandlerFunc(h.Status),
+		operation.PaymentBatchInit:  http.HandlerFunc(h.BatchInit),
 	}
 }
 

@@ -138,23 +138,23 @@ func NewEvents(store *Store, log *slog.Logger) *Events {
 // Operations maps each stock event operation's name to its handler.
 func (h *Events) Operations() map[string]eventhttp.Handler {
 	return map[string]eventhttp.Handler{
-		"stock-reserve": h.Reserve,
-		"stock-release": h.Release,
+		operation.StockReserve: h.Reserve,
+		operation.StockRelease: h.Release,
 	}
 }
 
 // reserveReply answers a checkout.requested from the ledger row.
 func reserveReply(in event.Event, e LedgerEntry) (*event.Event, error) {
-	src := schemas.Source("stock-reserve")
+	src := schemas.Source(operation.StockReserve)
 	switch e.State {
 	case LedgerReserved, LedgerReleased:
-		return schemas.Reply(in, src, operation.TypeStockReserved,
+		return schemas.Reply(in, src, schemas.TypeStockReserved,
 			schemas.StockReserved{SagaID: e.SagaID, OrderID: e.OrderID, Items: e.Items})
 	case LedgerRejected:
-		return schemas.Reply(in, src, operation.TypeStockRejected,
+		return schemas.Reply(in, src, schemas.TypeStockRejected,
 			schemas.StockRejected{SagaID: e.SagaID, OrderID: e.OrderID, Reason: e.Reason, ItemID: e.ItemID})
 	default: // tombstone: the saga was compensated before this arrived
-		return schemas.Reply(in, src, operation.TypeStockRejected,
+		return schemas.Reply(in, src, schemas.TypeStockRejected,
 			schemas.StockRejected{SagaID: e.SagaID, OrderID: e.OrderID, Reason: schemas.ReasonCompensated})
 	}
 }
@@ -166,6 +166,6 @@ func releaseReply(in event.Event, e LedgerEntry) (*event.Event, error) {
 	if e.State == LedgerReleased {
 		items = e.Items
 	}
-	return schemas.Reply(in, schemas.Source("stock-release"), operation.TypeStockReleased,
+	return schemas.Reply(in, schemas.Source(operation.StockRelease), schemas.TypeStockReleased,
 		schemas.StockReleased{SagaID: e.SagaID, OrderID: e.OrderID, Items: items})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
 )
 
 // Domain errors, mapped to HTTP statuses by api.Status.
@@ -51,11 +52,11 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 // its handler.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		"stock-item-create": http.HandlerFunc(h.Create),
-		"stock-find":        http.HandlerFunc(h.Find),
-		"stock-add":         http.HandlerFunc(h.Add),
-		"stock-subtract":    http.HandlerFunc(h.Subtract),
-		"stock-batch-init":  http.HandlerFunc(h.BatchInit),
+		operation.StockItemCreate: http.HandlerFunc(h.Create),
+		operation.StockFind:       http.HandlerFunc(h.Find),
+		operation.StockAdd:        http.HandlerFunc(h.Add),
+		operation.StockSubtract:   http.HandlerFunc(h.Subtract),
+		operation.StockBatchInit:  http.HandlerFunc(h.BatchInit),
 	}
 }
 
