@@ -36,7 +36,7 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 			prices = order.NewStockClient(w.cfg.StockURL, w.client)
 		}
 		if w.cfg.PaymentURL != "" {
-			users = order.NewPaymentClient(w.cfg.PaymentURL, w.client)
+			users = order.NewKnownUsers(order.NewPaymentClient(w.cfg.PaymentURL, w.client), knownUsersLimit)
 		}
 		merge(handlers, order.NewHandlers(order.NewStore(p), prices, users, w.log).Operations())
 	}
@@ -58,6 +58,10 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	rt.Handle("GET /metrics", metrics.Handler(w.registry))
 	return rt, nil
 }
+
+// knownUsersLimit bounds the users order-create remembers (about 100 bytes
+// each).
+const knownUsersLimit = 1 << 20
 
 // instrument wraps the handler of each selected operation in handlers with
 // its request metrics. Only selected ones: the domain packages return
