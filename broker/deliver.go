@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/binding"
-	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // maxErrorData bounds what a failed response's body contributes to the
@@ -22,10 +20,10 @@ const maxReplyBytes = 8 << 20
 
 // attempt is the outcome of one HTTP delivery.
 type attempt struct {
-	status int          // 0 when no response arrived
-	reply  *event.Event // reply event of a 2xx response, if any
-	data   []byte       // start of an error response's body, or the error text
-	err    error        // network error, timeout or unusable reply
+	status int              // 0 when no response arrived
+	reply  *amqp.Publishing // reply event of a 2xx response, if any
+	data   []byte           // start of an error response's body, or the error text
+	err    error            // network error, timeout or unusable reply
 }
 
 func (a attempt) is2xx() bool { return a.status >= 200 && a.status <= 299 }
@@ -58,16 +56,14 @@ func NewHTTPClient() *http.Client {
 	}}
 }
 
-// post delivers ev in binary mode to target and reads a reply event, if any.
-func post(ctx context.Context, client *http.Client, target string, ev *event.Event, timeout time.Duration) attempt {
+// post delivers the stored event in binary mode to target and reads a reply
+// event, if any.
+func post(ctx context.Context, client *http.Client, target string, dl *amqp.Delivery, timeout time.Duration) attempt {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, nil)
+	req, err := deliveryRequest(ctx, target, dl)
 	if err != nil {
 		return attempt{err: err, data: []byte(err.Error())}
-	}
-	if err := cehttp.WriteRequest(binding.WithForceBinary(ctx), binding.ToMessage(ev), req); err != nil {
-		return attempt{err: fmt.Errorf("encode event: %w", err), data: []byte(err.Error())}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -80,23 +76,13 @@ func post(ctx context.Context, client *http.Client, target string, ev *event.Eve
 		return attempt{status: resp.StatusCode, data: data}
 	}
 	a := attempt{status: resp.StatusCode}
-	msg := cehttp.NewMessage(resp.Header, io.NopCloser(io.LimitReader(resp.Body, maxReplyBytes)))
-	if msg.ReadEncoding() == binding.EncodingUnknown {
-		// A plain 2xx (no CloudEvent in it) is an acknowledgement.
-		drain(resp.Body)
-		return a
-	}
-	reply, err := binding.ToEvent(ctx, msg)
-	if err == nil {
-		err = reply.Validate()
-	}
+	a.reply, err = replyPublishing(resp)
 	drain(resp.Body)
 	if err != nil {
 		a.err = fmt.Errorf("invalid reply event: %w", err)
 		a.data = []byte(a.err.Error())
-		return a
+		a.reply = nil
 	}
-	a.reply = reply
 	return a
 }
 

@@ -145,8 +145,7 @@ func (d *dispatcher) consume(ctx context.Context) error {
 // its reply is safely published), ack after a dead letter is safely
 // published, requeue when neither could be made safe.
 func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
-	ev, err := fromDelivery(dl)
-	if err != nil {
+	if err := checkStored(dl); err != nil {
 		// It cannot become deliverable by waiting: reject it to the queue's
 		// dead-letter exchange.
 		d.log.Error("undeliverable message rejected", "trigger", d.route.trigger, "err", err)
@@ -155,11 +154,16 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		}
 		return
 	}
-	log := d.log.With("trigger", d.route.trigger, "event_id", ev.ID(), "event_type", ev.Type())
+	// No logger with attributes per delivery: only the rare paths below
+	// pay for one.
+	log := d.log
+	withEvent := func() *slog.Logger {
+		return d.log.With("trigger", d.route.trigger, "event_id", dl.Headers["id"], "event_type", dl.Headers["type"])
+	}
 	p := d.route.policy
 	for n := 0; ; n++ {
 		// Not ctx: an attempt under way when shutdown begins is finished.
-		a := post(context.WithoutCancel(ctx), d.client, d.route.target, ev, p.Timeout)
+		a := post(context.WithoutCancel(ctx), d.client, d.route.target, dl, p.Timeout)
 		switch {
 		case a.delivered():
 			d.succeed(ctx, dl, a, log)
@@ -167,6 +171,7 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		case a.refused():
 			// Knative's RabbitMQ dispatcher counts any non-retryable status
 			// as handled: the subscriber has seen and refused the event.
+			log = withEvent()
 			log.Warn("subscriber refused event", "status", a.status, "body", string(a.data))
 			if d.settle(dl.Ack, log) {
 				d.trigger.Delivered(a.status)
@@ -174,10 +179,12 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 			return
 		case a.badReply(), n >= p.Retry:
 			// A retry would not fix a handler's malformed output.
-			d.deadLetterEvent(ctx, dl, ev, a, log)
+			d.deadLetterEvent(ctx, dl, a, withEvent())
 			return
 		}
-		log.Debug("delivery failed, retrying", "status", a.status, "err", a.err, "retry", n+1)
+		if log.Enabled(ctx, slog.LevelDebug) {
+			withEvent().Debug("delivery failed, retrying", "status", a.status, "err", a.err, "retry", n+1)
+		}
 		if !sleep(ctx, p.Backoff(n+1)) {
 			return // shutting down or channel gone: RabbitMQ redelivers it
 		}
@@ -189,7 +196,7 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 // safe before the original can be forgotten, else a crash loses it.
 func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, a attempt, log *slog.Logger) {
 	if a.reply != nil {
-		if err := d.publishEvent(ctx, d.exchange, a.reply); err != nil {
+		if err := d.publish(ctx, d.exchange, *a.reply); err != nil {
 			log.Warn("reply not published; requeueing original", "err", err)
 			d.requeue(ctx, dl, log)
 			return
@@ -203,7 +210,15 @@ func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, a attempt, 
 
 // deadLetterEvent publishes the failed event with Knative's error extensions
 // to the dead-letter exchange and then acks the original.
-func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, ev *event.Event, a attempt, log *slog.Logger) {
+func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a attempt, log *slog.Logger) {
+	ev, err := fromDelivery(dl)
+	if err != nil {
+		log.Error("undeliverable message rejected", "err", err)
+		if dl.Nack(false, false) == nil {
+			d.trigger.DeadLettered() // by the queue's dead-letter exchange
+		}
+		return
+	}
 	failed := ev.Clone()
 	failed.SetExtension(ExtErrorDest, d.route.target)
 	failed.SetExtension(ExtErrorCode, int32(a.status))
@@ -227,6 +242,10 @@ func (d *dispatcher) publishEvent(ctx context.Context, exchange string, ev *even
 	if err != nil {
 		return err
 	}
+	return d.publish(ctx, exchange, msg)
+}
+
+func (d *dispatcher) publish(ctx context.Context, exchange string, msg amqp.Publishing) error {
 	// Not ctx alone: a publish under way at shutdown gets its confirm, but
 	// it may not wait forever for a RabbitMQ that is gone.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 )
 
@@ -46,13 +48,11 @@ func (b *Broker) Handler() http.Handler {
 // confirmed it, so a 202 means the event survives a RabbitMQ crash.
 func (b *Broker) ingress(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
-	msg := cehttp.NewMessageFromHttpRequest(r)
-	defer msg.Finish(nil)
-	if enc := msg.ReadEncoding(); enc == binding.EncodingUnknown || enc == binding.EncodingBatch {
+	ev, err := readEvent(r)
+	if errors.Is(err, errNoEvent) {
 		http.Error(w, "not a CloudEvent (binary or structured mode expected)", http.StatusBadRequest)
 		return
 	}
-	ev, err := binding.ToEvent(r.Context(), msg)
 	if err == nil {
 		err = ev.Validate()
 	}
@@ -83,6 +83,28 @@ func (b *Broker) ingress(w http.ResponseWriter, r *http.Request) {
 	}
 	b.metrics.IngressPublished()
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// errNoEvent is a request in neither binary nor structured mode.
+var errNoEvent = errors.New("no CloudEvent in the request")
+
+// readEvent reads the request's event: binary mode on the fast path (what
+// the functions send), anything else through the SDK. This is the one place
+// an event entering the broker is decoded; the caller validates it.
+func readEvent(r *http.Request) (*event.Event, error) {
+	ev, err := eventhttp.ReadBinary(r.Header, r.Body)
+	if err == nil {
+		return &ev, nil
+	}
+	if !errors.Is(err, eventhttp.ErrNotBinary) {
+		return nil, err
+	}
+	msg := cehttp.NewMessageFromHttpRequest(r)
+	defer msg.Finish(nil)
+	if enc := msg.ReadEncoding(); enc == binding.EncodingUnknown || enc == binding.EncodingBatch {
+		return nil, errNoEvent
+	}
+	return binding.ToEvent(r.Context(), msg)
 }
 
 // health answers 200 while both RabbitMQ connections are up, 503 otherwise.

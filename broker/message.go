@@ -25,21 +25,21 @@ const rabbitHeaderPrefix = "x-"
 // canonical string form (so a binding's string values compare equal), and the
 // data is the body unchanged.
 func toPublishing(ev *event.Event) (amqp.Publishing, error) {
-	v := spec.VS.Version(ev.SpecVersion())
-	if v == nil {
-		return amqp.Publishing{}, fmt.Errorf("unknown specversion %q", ev.SpecVersion())
-	}
 	headers := make(amqp.Table, 8+len(ev.Extensions()))
-	for _, a := range v.Attributes() {
-		val := a.Get(ev.Context)
-		if val == nil || types.IsZero(val) {
-			continue
+	set := func(name, v string) {
+		if v != "" {
+			headers[name] = v
 		}
-		s, err := types.Format(val)
-		if err != nil {
-			return amqp.Publishing{}, fmt.Errorf("attribute %s: %w", a.Name(), err)
-		}
-		headers[a.Name()] = s
+	}
+	set("specversion", ev.SpecVersion())
+	set("id", ev.ID())
+	set("source", ev.Source())
+	set("type", ev.Type())
+	set("subject", ev.Subject())
+	set("dataschema", ev.DataSchema())
+	set(contentTypeAttr, ev.DataContentType())
+	if t := ev.Time(); !t.IsZero() {
+		set("time", types.FormatTime(t))
 	}
 	for name, val := range ev.Extensions() {
 		s, err := types.Format(val)

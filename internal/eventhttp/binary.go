@@ -21,13 +21,14 @@ import (
 // ceHeader is the prefix of a binary-mode attribute header.
 const ceHeader = "Ce-"
 
-// errNotBinary means the request is not a binary-mode CloudEvents 1.0 one.
-var errNotBinary = errors.New("not a binary-mode CloudEvents 1.0 request")
+// ErrNotBinary means the request is not a binary-mode CloudEvents 1.0 one.
+var ErrNotBinary = errors.New("not a binary-mode CloudEvents 1.0 request")
 
-// readBinary reads a binary-mode event from h and body. The caller validates.
-func readBinary(h http.Header, body io.Reader) (event.Event, error) {
+// ReadBinary reads a binary-mode CloudEvents 1.0 event from h and body;
+// ErrNotBinary for anything else. The caller validates.
+func ReadBinary(h http.Header, body io.Reader) (event.Event, error) {
 	if h.Get("Ce-Specversion") != event.CloudEventsVersionV1 {
-		return event.Event{}, errNotBinary
+		return event.Event{}, ErrNotBinary
 	}
 	e := event.New()
 	for name, vs := range h {
@@ -73,8 +74,8 @@ func readBinary(h http.Header, body io.Reader) (event.Event, error) {
 	return e, nil
 }
 
-// writeBinary sets e's attributes as Ce-* headers of h and returns the body.
-func writeBinary(h http.Header, e event.Event) []byte {
+// WriteBinary sets e's attributes as Ce-* headers of h and returns the body.
+func WriteBinary(h http.Header, e event.Event) []byte {
 	set := func(name, v string) {
 		if v != "" {
 			h[name] = []string{v}

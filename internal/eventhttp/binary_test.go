@@ -34,7 +34,7 @@ func TestBinaryAgreesWithTheSDK(t *testing.T) {
 	for name, e := range map[string]event.Event{"every attribute": full, "no data, no subject": bare} {
 		t.Run(name+"/ours to SDK", func(t *testing.T) {
 			h := http.Header{}
-			req, _ := http.NewRequest(http.MethodPost, "http://x/", bytes.NewReader(writeBinary(h, e)))
+			req, _ := http.NewRequest(http.MethodPost, "http://x/", bytes.NewReader(WriteBinary(h, e)))
 			req.Header = h
 			got, err := cehttp.NewEventFromHTTPRequest(req)
 			if err != nil {
@@ -47,7 +47,7 @@ func TestBinaryAgreesWithTheSDK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := readBinary(req.Header, req.Body)
+			got, err := ReadBinary(req.Header, req.Body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,8 +56,8 @@ func TestBinaryAgreesWithTheSDK(t *testing.T) {
 	}
 	t.Run("structured mode is not binary", func(t *testing.T) {
 		h := http.Header{"Content-Type": {event.ApplicationCloudEventsJSON}}
-		if _, err := readBinary(h, http.NoBody); err != errNotBinary {
-			t.Errorf("got %v, want errNotBinary", err)
+		if _, err := ReadBinary(h, http.NoBody); err != ErrNotBinary {
+			t.Errorf("got %v, want ErrNotBinary", err)
 		}
 	})
 }

@@ -89,7 +89,7 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid reply event", http.StatusInternalServerError)
 		return
 	}
-	body := writeBinary(w.Header(), *reply)
+	body := WriteBinary(w.Header(), *reply)
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(body); err != nil && a.log.Enabled(r.Context(), slog.LevelDebug) {
 		a.log.Debug("write reply", "type", in.Type(), "id", in.ID(), "err", err)
@@ -99,8 +99,8 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // readEvent reads the event of a request: binary mode on the fast path,
 // anything else (structured mode) through the SDK.
 func readEvent(r *http.Request) (event.Event, error) {
-	e, err := readBinary(r.Header, r.Body)
-	if !errors.Is(err, errNotBinary) {
+	e, err := ReadBinary(r.Header, r.Body)
+	if !errors.Is(err, ErrNotBinary) {
 		return e, err
 	}
 	sdk, err := cehttp.NewEventFromHTTPRequest(r)

@@ -28,7 +28,7 @@ func (s Sender) Send(ctx context.Context, e event.Event) error {
 	if err != nil {
 		return fmt.Errorf("send %s %s: %w", e.Type(), e.ID(), err)
 	}
-	body := writeBinary(req.Header, e)
+	body := WriteBinary(req.Header, e)
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	c := s.Client
