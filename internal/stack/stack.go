@@ -25,7 +25,7 @@ import (
 	"time"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
-	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/servers"
 )
 
 // Options say where and how to run a stack. The envconfig tags are the
@@ -273,7 +273,7 @@ func (s *Stack) startPostgres(ctx context.Context, ports *portPicker, saved *sav
 	}
 	saved.Postgres = port
 	s.log.Info("starting private postgres", "port", port)
-	pg, err := localstack.NewPostgres(ctx, filepath.Join(s.opts.Dir, "postgres"), port)
+	pg, err := servers.NewPostgres(ctx, filepath.Join(s.opts.Dir, "postgres"), port)
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (s *Stack) startRabbitMQ(ctx context.Context, ports *portPicker, saved *sav
 	// process group) when none runs; the stack ends it again on Stop.
 	s.stopEPMD = checkFree("127.0.0.1:4369") == nil
 	s.log.Info("starting private rabbitmq", "port", port)
-	r, err := localstack.NewRabbitMQ(filepath.Join(s.opts.Dir, "rabbitmq"), port, dist)
+	r, err := servers.NewRabbitMQ(filepath.Join(s.opts.Dir, "rabbitmq"), port, dist)
 	if err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (s *Stack) startRabbitMQ(ctx context.Context, ports *portPicker, saved *sav
 
 // migrate creates the three databases and applies their migrations.
 func (s *Stack) migrate(ctx context.Context) error {
-	if err := localstack.CreateDatabases(ctx, s.DSN("postgres"), Databases...); err != nil {
+	if err := servers.CreateDatabases(ctx, s.DSN("postgres"), Databases...); err != nil {
 		return fmt.Errorf("create databases: %w", err)
 	}
 	for _, db := range Databases {
