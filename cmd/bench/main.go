@@ -53,7 +53,7 @@ func run() int {
 	flag.Int64Var(&cfg.BatchCredit, "batch-credit", cfg.BatchCredit, "checkout: starting credit of each user")
 	flag.Int64Var(&cfg.BatchPrice, "batch-price", cfg.BatchPrice, "checkout: price of each item")
 	flag.IntVar(&cfg.AuditConc, "audit-clients", cfg.AuditConc, "concurrent reads of the audit")
-	flag.IntVar(&cfg.AuditSample, "audit-sample", cfg.AuditSample, "checkout: untouched items and users the audit checks")
+	flag.IntVar(&cfg.AuditSample, "audit-sample", cfg.AuditSample, "checkout: random items and users the audit checks besides those of the orders checked out")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())

@@ -42,7 +42,8 @@ type Config struct {
 	FreshOrders bool
 
 	// AuditConc is how many reads the audit sends at once; AuditSample how
-	// many untouched items and users the checkout audit checks.
+	// many random items and users the checkout audit checks besides those
+	// its orders name.
 	AuditConc, AuditSample int
 
 	// Progress receives a line every second and the final report; nil: none.
@@ -107,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	case Checkout:
 		w = newCheckoutLoad(cfg)
 	case Mixed:
-		w = newMixed()
+		w = newMixed(cfg.AuditConc)
 	}
 	// Idle connections for every client and the audit: a closed-loop client
 	// must not pay a TCP handshake per request.

@@ -110,7 +110,7 @@ type ScenarioCounts struct {
 type AuditSummary struct {
 	// Method says how the state was read: "run-audit" (every item, user
 	// and order the run made) or "touched" (the orders checked out, their
-	// items and users, and a sample of the untouched rest).
+	// items and users, and a random sample of all items and users).
 	Method          string   `json:"method"`
 	StockValueTaken int64    `json:"stock_value_taken"`
 	CreditTaken     int64    `json:"credit_taken"`
