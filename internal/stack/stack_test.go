@@ -55,7 +55,7 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 	defer cancel()
 
 	var logs bytes.Buffer
-	st, err := Start(ctx, Options{Dir: dir, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	st, err := Start(ctx, Options{Dir: dir, GatewayAddr: "127.0.0.1:0", Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, logs.String())
 	}
