@@ -92,6 +92,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.startPing(l.brokerURL())
+	if err := s.writeEndpoints(l); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -377,6 +380,7 @@ func (s *Stack) Stop() {
 		if s.stopPing != nil {
 			s.stopPing()
 		}
+		_ = os.Remove(endpointsFile(s.opts.Dir))
 		s.sup.Stop()
 		if s.pgSocket != "" {
 			_ = os.RemoveAll(s.pgSocket)
