@@ -47,7 +47,12 @@ func TestRunPaced(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Workload, cfg.Gateway, cfg.Clients, cfg.Duration, cfg.Rate = Flow, srv.URL, 8, 2*time.Second, rate
 		cfg.Items, cfg.Users = 20, 10
+		var phases []bool
+		cfg.Phase = func(measuring bool) { phases = append(phases, measuring) }
 		s, err := Run(context.Background(), cfg)
+		if len(phases) != 2 || !phases[0] || phases[1] {
+			t.Errorf("phases %v, want [true false]", phases)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

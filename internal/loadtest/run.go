@@ -53,6 +53,10 @@ type Config struct {
 
 	// Progress receives a line every second and the final report; nil: none.
 	Progress io.Writer
+	// Phase, when set, is told when the measured phase begins (true) and
+	// ends (false), so that an observer (the soak run) can leave setup and
+	// audit out of what it watches.
+	Phase func(measuring bool)
 }
 
 // DefaultConfig is the configuration of `make bench` without settings.
@@ -135,6 +139,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 	cpuBefore := cpuTime()
 	machineBefore, machineErr := machineBusy()
+	if cfg.Phase != nil {
+		cfg.Phase(true)
+	}
 	start := time.Now()
 	s.Started = start.UTC().Format(time.RFC3339)
 	rec := NewRecorder(start, cfg.Duration)
@@ -184,6 +191,9 @@ loop:
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
+	if cfg.Phase != nil {
+		cfg.Phase(false)
+	}
 	s.DurationS = elapsed.Seconds()
 	s.Totals, s.Endpoints, s.Timeline, s.Failures = rec.summarize(elapsed)
 	s.ClientCPUS = (cpuTime() - cpuBefore).Seconds()
