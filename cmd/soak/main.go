@@ -248,8 +248,11 @@ func report(w io.Writer, sum *Summary) {
 		if v.Ceiling > 0 || strings.HasPrefix(v.Series, "dead letters") {
 			ceiling = fmt.Sprintf("%.0f", v.Ceiling)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Series, human(v.Series, v.FirstMean), human(v.Series, v.LastMean),
-			human(v.Series, v.Allowed), human(v.Series, v.Max), ceiling, verdict)
+		first, last, allowed := human(v.Series, v.FirstMean), human(v.Series, v.LastMean), human(v.Series, v.Allowed)
+		if strings.HasPrefix(v.Series, "restarts ") { // a count, not a trend
+			first, last, allowed = "", "", ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Series, first, last, allowed, human(v.Series, v.Max), ceiling, verdict)
 	}
 	tw.Flush()
 	if sum.Passed {
