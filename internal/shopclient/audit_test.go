@@ -51,6 +51,18 @@ func serve(t *testing.T, st shopState) *Client {
 
 func line(item string, q int) []any { return []any{item, float64(q)} }
 
+// batchPriced turns the correct shop of TestRunAudit into one where, as
+// after batch_init, every item costs 3: p (2 a + 1 b) cost 9, q (1 b) 3.
+func batchPriced(st *shopState) {
+	st.items["b"] = Item{Stock: 9, Price: 3}
+	st.credit["u"] = 91
+	for id, total := range map[string]int64{"p": 9, "q": 3} {
+		o := st.orders[id]
+		o.TotalCost = total
+		st.orders[id] = o
+	}
+}
+
 // The audit against shops in known states: a correct one passes, and each
 // kind of broken state is named, and only that.
 func TestRunAudit(t *testing.T) {
@@ -124,28 +136,12 @@ func TestRunAudit(t *testing.T) {
 		}, want: []string{"order q names item c", "order q: total_cost 10, but its items cost 5"}},
 		{name: "uniform state of unlisted rows",
 			before: Before{Items: map[string]Item{}, Credit: map[string]int64{}, Uniform: &Uniform{Stock: 10, Price: 3, Credit: 100}},
-			break_: func(st *shopState, _ map[string]int) {
-				st.items["b"] = Item{Stock: 9, Price: 3}
-				st.credit["u"] = 91 // 2 a + 1 b at price 3
-				o := st.orders["p"]
-				o.TotalCost = 9
-				st.orders["p"] = o
-				o = st.orders["q"]
-				o.TotalCost = 3
-				st.orders["q"] = o
-			}, wantSum: Audit{StockValueTaken: 9, CreditTaken: 9, PaidTotal: 9, PaidOrders: 1, OrdersRead: 2, ItemsRead: 2, UsersRead: 2}},
+			break_: func(st *shopState, _ map[string]int) { batchPriced(st) }, wantSum: Audit{StockValueTaken: 9, CreditTaken: 9, PaidTotal: 9, PaidOrders: 1, OrdersRead: 2, ItemsRead: 2, UsersRead: 2}},
 		{name: "listed row that no order names changed",
 			before: Before{Items: map[string]Item{"z": {Stock: 10, Price: 3}}, Credit: map[string]int64{}, Uniform: &Uniform{Stock: 10, Price: 3, Credit: 100}},
 			break_: func(st *shopState, _ map[string]int) {
+				batchPriced(st)
 				st.items["z"] = Item{Stock: 9, Price: 3}
-				st.items["b"] = Item{Stock: 9, Price: 3}
-				st.credit["u"] = 91
-				o := st.orders["p"]
-				o.TotalCost = 9
-				st.orders["p"] = o
-				o = st.orders["q"]
-				o.TotalCost = 3
-				st.orders["q"] = o
 			}, want: []string{"item z: 1 units taken, paid orders hold 0", "all three must be equal"}},
 	}
 	for _, tt := range tests {
