@@ -25,6 +25,7 @@ import (
 	"time"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/servers"
 )
 
@@ -206,8 +207,8 @@ func (s *Stack) functionEnv(l layout, p Process) []string {
 		"K_SINK=" + l.brokerURL(),
 		// Straight to the owning process, as a cluster-local Service URL
 		// would be: the public gateway is one proxy hop more per call.
-		"STOCK_URL=" + servingURL(l.procs, l.baseURL, "stock-find"),
-		"PAYMENT_URL=" + servingURL(l.procs, l.baseURL, "payment-find-user"),
+		"STOCK_URL=" + servingURL(l.procs, l.baseURL, operation.StockFind),
+		"PAYMENT_URL=" + servingURL(l.procs, l.baseURL, operation.PaymentFindUser),
 	}
 	if s.opts.Grouping == GroupByOperation {
 		// 27 processes with the default pool of 16 could ask for more
