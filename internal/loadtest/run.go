@@ -23,13 +23,13 @@ const (
 
 // Config says what load to put on which gateway.
 type Config struct {
-	Workload string        // Flow, Checkout or Mixed
-	Clients  int           // concurrent clients, each one request at a time
+	Workload string // Flow, Checkout or Mixed
+	Clients  int    // concurrent clients, each one request at a time
 	// Rate, when positive, paces the clients: rounds (a flow, a checkout, a
 	// scenario) start at this many per second in all, whatever the answer
 	// times, up to what Clients can keep in flight. 0: closed loop, each
 	// client starts its next round as soon as the last one ended.
-	Rate float64
+	Rate     float64
 	Duration time.Duration // of the measured phase
 	Gateway  string        // base URL, e.g. http://127.0.0.1:8000
 	Seed     uint64        // of every random choice; runs with one seed make the same choices
