@@ -17,8 +17,14 @@ CLIENTS     ?= 32
 DURATION    ?= 30s
 BENCH_OUT   ?= $(WDM_DIR)/bench/$(WORKLOAD)
 BENCH_FLAGS ?=
+# make soak: the flow workload at ~70 % of capacity for SOAK_DURATION against
+# a running stack (make up), e.g. make soak SOAK_DURATION=60s SOAK_RATE=100
+SOAK_DURATION ?= 10m
+SOAK_INTERVAL ?= 5s
+SOAK_RATE     ?= 0
+SOAK_FLAGS    ?=
 
-.PHONY: up test go-test fuzz bench bench-go bench-broker fmt vet clean up-binary
+.PHONY: up test go-test fuzz bench soak bench-go bench-broker fmt vet clean up-binary
 
 # Run the whole shop (installs Postgres/RabbitMQ with apt-get when missing).
 up: up-binary
@@ -49,6 +55,16 @@ bench:
 	@$(GO) build -o $(WDM_DIR)/bin/bench ./cmd/bench
 	$(WDM_DIR)/bin/bench -workload $(WORKLOAD) -clients $(CLIENTS) -duration $(DURATION) \
 		-gateway $(WDM_GATEWAY) -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+# The sustained run (cmd/soak) against the stack `make up` runs with the same
+# WDM_DIR: measures capacity unless SOAK_RATE (flows/s) is set, then paces
+# the flow workload at 70 % of it, samples every SOAK_INTERVAL, fails when
+# memory, goroutines, connections or queues crept up or a dead letter
+# appeared; $(WDM_DIR)/soak/summary.json. Other flags: SOAK_FLAGS.
+soak:
+	@$(GO) build -o $(WDM_DIR)/bin/soak ./cmd/soak
+	$(WDM_DIR)/bin/soak -dir $(WDM_DIR) -duration $(SOAK_DURATION) -interval $(SOAK_INTERVAL) \
+		-rate $(SOAK_RATE) -out $(WDM_DIR)/soak $(SOAK_FLAGS)
 
 # Go benchmarks of every package, against the same private servers as tests.
 bench-go: up-binary

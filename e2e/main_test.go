@@ -46,9 +46,10 @@ func run(m *testing.M) int {
 	defer logFile.Close()
 	fmt.Println("e2e: starting a stack; its log:", logFile.Name())
 	shop, err = stack.Start(ctx, stack.Options{
-		Dir:    dir,
-		BinDir: filepath.Join(os.TempDir(), "wdm-e2e-bin"),
-		Log:    slog.New(slog.NewJSONHandler(io.MultiWriter(logFile), nil)),
+		Dir:         dir,
+		GatewayAddr: "127.0.0.1:0",
+		BinDir:      filepath.Join(os.TempDir(), "wdm-e2e-bin"),
+		Log:         slog.New(slog.NewJSONHandler(io.MultiWriter(logFile), nil)),
 		// Stalled sagas are re-driven sooner than the default so that
 		// recovery after a crash fits the tests' 30 s bound with room.
 		Env: []string{"SAGA_STALL_AFTER=2s"},

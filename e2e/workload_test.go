@@ -171,7 +171,7 @@ func audit(t *testing.T, w workload, out *outcome) shopclient.Audit {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := client.RunAudit(ctx, w.before, w.orders, out.answers)
+	a, err := client.RunAudit(ctx, shopclient.AuditScope{Before: w.before, Orders: w.orders, Answers: out.answers})
 	if err != nil {
 		t.Fatalf("audit: %v", err)
 	}

@@ -1,8 +1,9 @@
 // Command bench is the web shop's load client (`make bench`): closed-loop
-// clients against a running gateway for a fixed time, then a consistency
-// audit through the public API.
+// clients (or, with -rate, clients paced to a fixed arrival rate) against a
+// running gateway for a fixed time, then a consistency audit through the
+// public API.
 //
-//	bench -workload flow|checkout|mixed -clients N -duration D -gateway URL -out DIR
+//	bench -workload flow|checkout|mixed -clients N [-rate R] -duration D -gateway URL -out DIR
 //	up -- bench -workload mixed ...   (a stack of its own, stopped afterwards)
 //
 // It prints a progress line every second and a report at the end, writes
@@ -37,6 +38,7 @@ func run() int {
 	}
 	flag.StringVar(&cfg.Workload, "workload", cfg.Workload, "flow (create order, add 1-2 items, checkout), checkout (2024: batch_init, checkout random orders) or mixed (2023 scenarios)")
 	flag.IntVar(&cfg.Clients, "clients", cfg.Clients, "concurrent clients, each with one request in flight")
+	flag.Float64Var(&cfg.Rate, "rate", 0, "rounds (flows, checkouts, scenarios) started per second in all, up to what -clients keep in flight; 0: closed loop")
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of the measured phase (setup not counted)")
 	flag.StringVar(&cfg.Gateway, "gateway", cfg.Gateway, "gateway base URL ($WDM_GATEWAY or $WDM_GATEWAY_URL set the default)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice")
@@ -53,7 +55,7 @@ func run() int {
 	flag.Int64Var(&cfg.BatchCredit, "batch-credit", cfg.BatchCredit, "checkout: starting credit of each user")
 	flag.Int64Var(&cfg.BatchPrice, "batch-price", cfg.BatchPrice, "checkout: price of each item")
 	flag.IntVar(&cfg.AuditConc, "audit-clients", cfg.AuditConc, "concurrent reads of the audit")
-	flag.IntVar(&cfg.AuditSample, "audit-sample", cfg.AuditSample, "checkout: untouched items and users the audit checks")
+	flag.IntVar(&cfg.AuditSample, "audit-sample", cfg.AuditSample, "checkout: random items and users the audit checks besides those of the orders checked out")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())

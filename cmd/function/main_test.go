@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/servers"
 	"github.com/wdm-knative/webshop/internal/testenv"
 )
 
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // TestRunServesAndShutsDown runs the command's server as the local stack
 // does (settings from the environment), probes it, and stops it as SIGTERM would.
 func TestRunServesAndShutsDown(t *testing.T) {
-	port, err := localstack.FreePort()
+	port, err := servers.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/servers"
 	"github.com/wdm-knative/webshop/internal/stack"
 )
 
@@ -58,7 +58,7 @@ func run() int {
 	defer stopSignals()
 
 	if opts.PGAddr == "" || opts.AMQPURL == "" {
-		if err := localstack.EnsureInstalled(ctx, log); err != nil {
+		if err := servers.EnsureInstalled(ctx, log); err != nil {
 			log.Error("postgres and rabbitmq are needed", "err", err)
 			return 1
 		}

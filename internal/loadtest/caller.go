@@ -68,7 +68,7 @@ func classify(code int, err error, mustFail bool) Outcome {
 		return Unexpected2xx
 	case err == nil:
 		return OK
-	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500:
+	case errors.As(err, &se) && shopclient.Refused(se.Status):
 		if mustFail {
 			return Expected4xx
 		}
@@ -112,7 +112,7 @@ func (b *orderBook) checkedOut(order string, code int, o Outcome) {
 		b.unsettled[order] = true
 	case code >= 200 && code < 300:
 		b.answers[order] = 200
-	case code >= 400 && code < 500 && b.answers[order] != 200:
+	case shopclient.Refused(code) && b.answers[order] != 200:
 		// A refused checkout may later be retried with success: 200 sticks.
 		b.answers[order] = code
 	}

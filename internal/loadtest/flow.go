@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -121,25 +122,23 @@ func (w *flow) audit(ctx context.Context, c *shopclient.Client) (AuditSummary, e
 	w.mu.Lock()
 	orders := append([]string(nil), w.created...)
 	w.mu.Unlock()
-	return runAudit(ctx, c, w.before, orders, w.orders)
+	return runAudit(ctx, c, "run-audit", w.before, orders, w.orders, w.cfg.AuditConc)
 }
 
-// runAudit is shopclient.RunAudit over everything a run made.
-func runAudit(ctx context.Context, c *shopclient.Client, before shopclient.Before, orders []string, book *orderBook) (AuditSummary, error) {
+// runAudit is shopclient.RunAudit of orders against before, with the
+// answers the run's checkouts got; method names what was read.
+func runAudit(ctx context.Context, c *shopclient.Client, method string, before shopclient.Before, orders []string, book *orderBook, readers int) (AuditSummary, error) {
 	began := time.Now()
 	book.mu.Lock()
-	answers := make(map[string]int, len(book.answers))
-	for id, code := range book.answers {
-		answers[id] = code
-	}
+	answers := maps.Clone(book.answers)
 	book.mu.Unlock()
-	a, err := c.RunAudit(ctx, before, orders, answers)
+	a, err := c.RunAudit(ctx, shopclient.AuditScope{Before: before, Orders: orders, Answers: answers, Readers: readers})
 	if err != nil {
 		return AuditSummary{}, err
 	}
 	return AuditSummary{
-		Method: "run-audit", StockValueTaken: a.StockValueTaken, CreditTaken: a.CreditTaken, PaidTotal: a.PaidTotal,
-		PaidOrders: a.PaidOrders, OrdersRead: len(orders), ItemsRead: len(before.Items), UsersRead: len(before.Credit),
+		Method: method, StockValueTaken: a.StockValueTaken, CreditTaken: a.CreditTaken, PaidTotal: a.PaidTotal,
+		PaidOrders: a.PaidOrders, OrdersRead: a.OrdersRead, ItemsRead: a.ItemsRead, UsersRead: a.UsersRead,
 		DurationS: time.Since(began).Seconds(), Consistent: a.Consistent(), Problems: a.Problems,
 	}, nil
 }

@@ -147,37 +147,6 @@ func TestOrderBook(t *testing.T) {
 	}
 }
 
-func TestParseLines(t *testing.T) {
-	tests := []struct {
-		name    string
-		json    string
-		want    []shopclient.Line
-		wantErr bool
-	}{
-		{"two lines", `[["0", 1], ["7", 2]]`, []shopclient.Line{{ItemID: "0", Quantity: 1}, {ItemID: "7", Quantity: 2}}, false},
-		{"empty", `[]`, []shopclient.Line{}, false},
-		{"quantity not a number", `[["0", "1"]]`, nil, true},
-		{"fractional quantity", `[["0", 1.5]]`, nil, true},
-		{"zero quantity", `[["0", 0]]`, nil, true},
-		{"three fields", `[["0", 1, 2]]`, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var items [][]any
-			if err := json.Unmarshal([]byte(tt.json), &items); err != nil {
-				t.Fatal(err)
-			}
-			got, err := parseLines(items)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if diff := cmp.Diff(tt.want, got); !tt.wantErr && diff != "" {
-				t.Errorf("lines (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // A recorder fed known answers yields a summary whose JSON holds the
 // figures under stable names (other tools read summary.json).
 func TestSummaryJSON(t *testing.T) {

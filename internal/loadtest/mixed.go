@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -78,14 +79,15 @@ type mixed struct {
 	started   []atomic.Uint64
 	completed []atomic.Uint64
 	orders    *orderBook
+	auditConc int
 
 	mu      sync.Mutex
 	before  shopclient.Before // every item and user made, as made
 	created []string          // every order made
 }
 
-func newMixed() *mixed {
-	return &mixed{
+func newMixed(auditConc int) *mixed {
+	return &mixed{auditConc: auditConc,
 		scenarios: MixedScenarios, total: totalWeight(MixedScenarios),
 		started: make([]atomic.Uint64, len(MixedScenarios)), completed: make([]atomic.Uint64, len(MixedScenarios)),
 		orders: newOrderBook(),
@@ -117,16 +119,10 @@ func (w *mixed) counts() map[string]ScenarioCounts {
 
 func (w *mixed) audit(ctx context.Context, c *shopclient.Client) (AuditSummary, error) {
 	w.mu.Lock()
-	before := shopclient.Before{Items: map[string]shopclient.Item{}, Credit: map[string]int64{}}
-	for id, it := range w.before.Items {
-		before.Items[id] = it
-	}
-	for id, cr := range w.before.Credit {
-		before.Credit[id] = cr
-	}
+	before := shopclient.Before{Items: maps.Clone(w.before.Items), Credit: maps.Clone(w.before.Credit)}
 	orders := append([]string(nil), w.created...)
 	w.mu.Unlock()
-	return runAudit(ctx, c, before, orders, w.orders)
+	return runAudit(ctx, c, "run-audit", before, orders, w.orders, w.auditConc)
 }
 
 // session is one run of a scenario: what it made so far. Its items and

@@ -23,8 +23,13 @@ const (
 
 // Config says what load to put on which gateway.
 type Config struct {
-	Workload string        // Flow, Checkout or Mixed
-	Clients  int           // concurrent clients, each one request at a time
+	Workload string // Flow, Checkout or Mixed
+	Clients  int    // concurrent clients, each one request at a time
+	// Rate, when positive, paces the clients: rounds (a flow, a checkout, a
+	// scenario) start at this many per second in all, whatever the answer
+	// times, up to what Clients can keep in flight. 0: closed loop, each
+	// client starts its next round as soon as the last one ended.
+	Rate     float64
 	Duration time.Duration // of the measured phase
 	Gateway  string        // base URL, e.g. http://127.0.0.1:8000
 	Seed     uint64        // of every random choice; runs with one seed make the same choices
@@ -42,11 +47,16 @@ type Config struct {
 	FreshOrders bool
 
 	// AuditConc is how many reads the audit sends at once; AuditSample how
-	// many untouched items and users the checkout audit checks.
+	// many random items and users the checkout audit checks besides those
+	// its orders name.
 	AuditConc, AuditSample int
 
 	// Progress receives a line every second and the final report; nil: none.
 	Progress io.Writer
+	// Phase, when set, is told when the measured phase begins (true) and
+	// ends (false), so that an observer (the soak run) can leave setup and
+	// audit out of what it watches.
+	Phase func(measuring bool)
 }
 
 // DefaultConfig is the configuration of `make bench` without settings.
@@ -67,6 +77,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("unknown workload %q (flow, checkout or mixed)", c.Workload)
 	case c.Clients < 1:
 		return errors.New("clients must be at least 1")
+	case c.Rate < 0:
+		return errors.New("rate must not be negative")
 	case c.Duration <= 0:
 		return errors.New("duration must be positive")
 	case c.Gateway == "":
@@ -107,12 +119,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	case Checkout:
 		w = newCheckoutLoad(cfg)
 	case Mixed:
-		w = newMixed()
+		w = newMixed(cfg.AuditConc)
 	}
 	// Idle connections for every client and the audit: a closed-loop client
 	// must not pay a TCP handshake per request.
 	client := shopclient.New(cfg.Gateway, max(cfg.Clients, cfg.AuditConc, cfg.setupConc())+8)
-	s := &Summary{Workload: cfg.Workload, Clients: cfg.Clients, Gateway: cfg.Gateway}
+	s := &Summary{Workload: cfg.Workload, Clients: cfg.Clients, Rate: cfg.Rate, Gateway: cfg.Gateway}
 
 	fmt.Fprintf(out, "setup of %s against %s...\n", cfg.Workload, cfg.Gateway)
 	setupBegan := time.Now()
@@ -127,11 +139,18 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 	cpuBefore := cpuTime()
 	machineBefore, machineErr := machineBusy()
+	if cfg.Phase != nil {
+		cfg.Phase(true)
+	}
 	start := time.Now()
 	s.Started = start.UTC().Format(time.RFC3339)
 	rec := NewRecorder(start, cfg.Duration)
 	var stopped atomic.Bool
-	timer := time.AfterFunc(cfg.Duration, func() { stopped.Store(true) })
+	// paceCtx ends with the measured phase: a client waiting for its next
+	// start time stops waiting.
+	paceCtx, endPacing := context.WithCancel(ctx)
+	defer endPacing()
+	timer := time.AfterFunc(cfg.Duration, func() { stopped.Store(true); endPacing() })
 	defer timer.Stop()
 	// Requests run on a context that the caller's cancel does not end: a
 	// cancel stops the loop, the requests in flight get their answers.
@@ -139,6 +158,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	stopWatch := context.AfterFunc(ctx, func() { stopped.Store(true) })
 	defer stopWatch()
 
+	pace := newPacer(start, cfg.Rate)
 	var wg sync.WaitGroup
 	for i := range cfg.Clients {
 		wg.Add(1)
@@ -147,6 +167,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			k := &caller{c: client, rec: rec, stopped: &stopped}
 			r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)+100))
 			for !stopped.Load() {
+				if !pace.wait(paceCtx) {
+					return
+				}
 				w.iterate(reqCtx, k, r)
 			}
 		}()
@@ -168,6 +191,9 @@ loop:
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
+	if cfg.Phase != nil {
+		cfg.Phase(false)
+	}
 	s.DurationS = elapsed.Seconds()
 	s.Totals, s.Endpoints, s.Timeline, s.Failures = rec.summarize(elapsed)
 	s.ClientCPUS = (cpuTime() - cpuBefore).Seconds()

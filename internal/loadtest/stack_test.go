@@ -40,9 +40,10 @@ func TestWorkloadsAgainstStack(t *testing.T) {
 	}()
 	began := time.Now()
 	st, err := stack.Start(ctx, stack.Options{
-		Dir:    filepath.Join(dir, "stack"),
-		BinDir: filepath.Join(os.TempDir(), "wdm-e2e-bin"),
-		Log:    slog.New(slog.NewJSONHandler(logFile, nil)),
+		Dir:         filepath.Join(dir, "stack"),
+		GatewayAddr: "127.0.0.1:0",
+		BinDir:      filepath.Join(os.TempDir(), "wdm-e2e-bin"),
+		Log:         slog.New(slog.NewJSONHandler(logFile, nil)),
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)

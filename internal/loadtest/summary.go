@@ -14,6 +14,7 @@ import (
 type Summary struct {
 	Workload  string  `json:"workload"`
 	Clients   int     `json:"clients"`
+	Rate      float64 `json:"rate,omitempty"` // rounds per second asked for; 0: closed loop
 	Gateway   string  `json:"gateway"`
 	Started   string  `json:"started"`    // RFC 3339, when the measured phase began
 	SetupS    float64 `json:"setup_s"`    // the setup phase, not measured
@@ -110,7 +111,7 @@ type ScenarioCounts struct {
 type AuditSummary struct {
 	// Method says how the state was read: "run-audit" (every item, user
 	// and order the run made) or "touched" (the orders checked out, their
-	// items and users, and a sample of the untouched rest).
+	// items and users, and a random sample of all items and users).
 	Method          string   `json:"method"`
 	StockValueTaken int64    `json:"stock_value_taken"`
 	CreditTaken     int64    `json:"credit_taken"`
@@ -158,8 +159,12 @@ func (s *Summary) WriteFiles(dir string) error {
 
 // Report prints the summary for a person.
 func (s *Summary) Report(w io.Writer) {
-	fmt.Fprintf(w, "\n%s workload, %d clients, %.1f s measured (setup %.1f s) against %s\n",
-		s.Workload, s.Clients, s.DurationS, s.SetupS, s.Gateway)
+	pacing := "closed loop"
+	if s.Rate > 0 {
+		pacing = fmt.Sprintf("paced at %.1f rounds/s", s.Rate)
+	}
+	fmt.Fprintf(w, "\n%s workload, %d clients (%s), %.1f s measured (setup %.1f s) against %s\n",
+		s.Workload, s.Clients, pacing, s.DurationS, s.SetupS, s.Gateway)
 	fmt.Fprintf(w, "requests: %d (%.0f/s)   checkouts: %d (%.0f/s)   latency p50 %.1f p95 %.1f p99 %.1f max %.1f ms\n",
 		s.Requests, s.RequestsPerS, s.Checkouts, s.CheckoutsPerS, s.Latency.P50Ms, s.Latency.P95Ms, s.Latency.P99Ms, s.Latency.MaxMs)
 	fmt.Fprintf(w, "load client CPU: %.1f s in %.1f s (%.0f %% of one core); whole machine: %.1f CPU-s busy, %.2f CPU-ms per checkout\n\n",

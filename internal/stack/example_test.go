@@ -20,7 +20,8 @@ func ExampleStart() {
 	_ = os.Chmod(dir, 0o755) // the postgres user must reach its data folder
 
 	st, err := stack.Start(ctx, stack.Options{
-		Dir: dir, // GatewayAddr "" means a free port
+		Dir:         dir,
+		GatewayAddr: "127.0.0.1:0", // a free port: not make up's 8000
 		// One bin folder for every stack of a test run: go build then
 		// finds the binaries up to date instead of linking them again.
 		BinDir: filepath.Join(os.TempDir(), "wdm-e2e-bin"),

@@ -25,46 +25,9 @@ import (
 	"time"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
-	"github.com/wdm-knative/webshop/internal/localstack"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/servers"
 )
-
-// Options say where and how to run a stack. The envconfig tags are the
-// settings of `make up` (cmd/up); a zero Options (but Dir) suits a test.
-type Options struct {
-	// Dir holds the private servers' data, bin/ and logs/.
-	Dir string `envconfig:"WDM_DIR" default:".wdm"`
-	// GatewayAddr is where the gateway listens; port 0 picks a free port.
-	GatewayAddr string `envconfig:"WDM_GATEWAY_ADDR" default:"127.0.0.1:8000"`
-	// Grouping of operations into processes: "domain" or "operation".
-	Grouping string `envconfig:"WDM_GROUPING" default:"domain"`
-	// PGAddr (host:port) names an existing Postgres to use instead of a
-	// private one; it must let PGUser create databases.
-	PGAddr     string `envconfig:"WDM_PG_ADDR"`
-	PGUser     string `envconfig:"WDM_PG_USER" default:"postgres"`
-	PGPassword string `envconfig:"WDM_PG_PASSWORD"`
-	// AMQPURL names an existing RabbitMQ to use instead of a private one.
-	AMQPURL string `envconfig:"WDM_AMQP_URL"`
-	// BinDir receives the built binaries (default Dir/bin). Tests that start
-	// many stacks share one so that `go build` finds them up to date.
-	BinDir string `envconfig:"WDM_BIN_DIR"`
-	// PingInterval is how often the local PingSource stand-in triggers the
-	// saga's recovery sweep.
-	PingInterval time.Duration `envconfig:"WDM_PING_INTERVAL" default:"1s"`
-	// LogLevel is handed to every process as LOG_LEVEL.
-	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
-
-	// ServicesOnly starts only Postgres and RabbitMQ (for `make test`).
-	ServicesOnly bool `ignored:"true"`
-	// ModuleDir is the repository root, where `go build` runs; default: the
-	// nearest folder above the working directory that holds go.mod.
-	ModuleDir string `ignored:"true"`
-	// Env is added to every process's environment (after the stack's own
-	// settings, so it can override them: a test may shorten a timeout).
-	Env []string `ignored:"true"`
-	// Log receives the stack's own progress; default JSON on stderr.
-	Log *slog.Logger `ignored:"true"`
-}
 
 // Names of the infrastructure components, for Kill and WaitReady.
 const (
@@ -91,34 +54,12 @@ type Stack struct {
 	stopPing   context.CancelFunc
 }
 
-// Start runs a stack and returns once every component is ready. On error,
+// Start runs a stack and returns once every component is ready. Fields of
+// opts left zero get the defaults of `make up` (see Options). On error,
 // everything already started is stopped.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	if opts.Dir == "" {
-		return nil, errors.New("stack: Options.Dir is required")
-	}
-	if opts.Dir, err = filepath.Abs(opts.Dir); err != nil {
+	if opts, err = opts.withDefaults(); err != nil {
 		return nil, err
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	if opts.GatewayAddr == "" {
-		opts.GatewayAddr = "127.0.0.1:0"
-	}
-	if opts.Grouping == "" {
-		opts.Grouping = GroupByDomain
-	}
-	if opts.PGUser == "" {
-		opts.PGUser = "postgres"
-	}
-	if opts.BinDir == "" {
-		opts.BinDir = filepath.Join(opts.Dir, "bin")
-	}
-	if opts.ModuleDir == "" && !opts.ServicesOnly {
-		if opts.ModuleDir, err = findModule(); err != nil {
-			return nil, err
-		}
 	}
 	procs, err := Plan(opts.Grouping)
 	if err != nil {
@@ -129,7 +70,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-
 	s := &Stack{opts: opts, log: opts.Log, sup: NewSupervisor(opts.Log), pgAddr: opts.PGAddr, amqpURL: opts.AMQPURL}
 	defer func() {
 		if err != nil {
@@ -137,10 +77,33 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 	ports := &portPicker{used: map[int]bool{}}
-	saved := loadPorts(filepath.Join(opts.Dir, "ports.json"))
+	if err := s.startServers(ctx, ports); err != nil {
+		return nil, err
+	}
+	if opts.ServicesOnly {
+		return s, nil
+	}
+	l, err := s.layOut(ports, procs)
+	if err != nil {
+		return nil, err
+	}
+	comps := s.components(l)
+	s.log.Info("starting processes", "grouping", opts.Grouping, "count", len(comps))
+	if err := s.sup.Start(ctx, comps...); err != nil {
+		return nil, err
+	}
+	s.startPing(l.brokerURL())
+	if err := s.writeEndpoints(l); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
-	// Phase 1, in parallel: the servers (RabbitMQ takes ~7 s to boot) and the
-	// build; migrations as soon as Postgres is up.
+// startServers runs phase 1, in parallel: the servers (RabbitMQ takes ~7 s
+// to boot) and the build; migrations as soon as Postgres is up. The
+// private servers' ports are kept for the next run.
+func (s *Stack) startServers(ctx context.Context, ports *portPicker) error {
+	saved := loadPorts(filepath.Join(s.opts.Dir, "ports.json"))
 	tasks := []func(context.Context) error{
 		func(ctx context.Context) error {
 			if s.pgAddr == "" {
@@ -148,7 +111,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 					return err
 				}
 			}
-			if opts.ServicesOnly {
+			if s.opts.ServicesOnly {
 				return nil
 			}
 			return s.migrate(ctx)
@@ -160,91 +123,107 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return s.startRabbitMQ(ctx, ports, saved)
 		},
 	}
-	if !opts.ServicesOnly {
+	if !s.opts.ServicesOnly {
 		tasks = append(tasks, s.build)
 	}
 	if err := parallel(ctx, tasks...); err != nil {
-		return nil, err
+		return err
 	}
-	saved.save(filepath.Join(opts.Dir, "ports.json"))
-	if opts.ServicesOnly {
-		return s, nil
-	}
+	saved.save(filepath.Join(s.opts.Dir, "ports.json"))
+	return nil
+}
 
-	// Phase 2: every process at once; their addresses are fixed up front so
-	// that each can be told where the others are before any of them runs.
+// layout is where every process of phase 2 listens. The addresses are fixed
+// up front so that each process can be told where the others are before
+// any of them runs.
+type layout struct {
+	procs      []Process
+	brokerPort int
+	procPort   map[string]int    // process name → its port
+	baseURL    map[string]string // process name → http://127.0.0.1:port
+}
+
+func (l layout) brokerURL() string { return fmt.Sprintf("http://127.0.0.1:%d/", l.brokerPort) }
+
+// layOut picks the gateway's address (a free port for port 0, else checks
+// that the configured one is free), the broker's port and one per process.
+func (s *Stack) layOut(ports *portPicker, procs []Process) (layout, error) {
+	l := layout{procs: procs, procPort: map[string]int{}, baseURL: map[string]string{}}
 	host, port, err := net.SplitHostPort(s.opts.GatewayAddr)
 	if err != nil {
-		return nil, fmt.Errorf("gateway address %q: %w", s.opts.GatewayAddr, err)
+		return l, fmt.Errorf("gateway address %q: %w", s.opts.GatewayAddr, err)
 	}
 	if port == "0" {
 		p, err := ports.pick()
 		if err != nil {
-			return nil, err
+			return l, err
 		}
 		s.opts.GatewayAddr = net.JoinHostPort(host, strconv.Itoa(p))
 	} else if err := checkFree(s.opts.GatewayAddr); err != nil {
-		return nil, fmt.Errorf("gateway address %s is in use (set WDM_GATEWAY_ADDR): %w", s.opts.GatewayAddr, err)
+		return l, fmt.Errorf("gateway address %s is in use (set WDM_GATEWAY_ADDR): %w", s.opts.GatewayAddr, err)
 	}
 	s.gatewayURL = "http://" + s.opts.GatewayAddr
-	brokerPort, err := ports.pick()
-	if err != nil {
-		return nil, err
+	if l.brokerPort, err = ports.pick(); err != nil {
+		return l, err
 	}
-	procPorts := map[string]int{}
-	baseURL := map[string]string{}
 	for _, p := range procs {
-		if procPorts[p.Name], err = ports.pick(); err != nil {
-			return nil, err
+		if l.procPort[p.Name], err = ports.pick(); err != nil {
+			return l, err
 		}
-		baseURL[p.Name] = fmt.Sprintf("http://127.0.0.1:%d", procPorts[p.Name])
+		l.baseURL[p.Name] = fmt.Sprintf("http://127.0.0.1:%d", l.procPort[p.Name])
 	}
-	routes, subscribers := routeSettings(procs, baseURL)
+	return l, nil
+}
 
+// components are the processes of phase 2: the broker, the function
+// processes and the gateway, each with the settings that tell it where the
+// others are.
+func (s *Stack) components(l layout) []Component {
+	routes, subscribers := routeSettings(l.procs, l.baseURL)
 	// The broker is ready once it holds its RabbitMQ connections.
-	comps := []Component{s.component(Broker, "broker", httpReady(fmt.Sprintf("http://127.0.0.1:%d/health/ready", brokerPort)),
-		"BROKER_PORT="+strconv.Itoa(brokerPort),
+	comps := []Component{s.component(Broker, "broker", httpReady(l.brokerURL()+"health/ready"),
+		"BROKER_PORT="+strconv.Itoa(l.brokerPort),
 		"AMQP_URL="+s.amqpURL,
-		"TRIGGERS_DIR="+filepath.Join(opts.ModuleDir, "knative", "base"),
+		"TRIGGERS_DIR="+filepath.Join(s.opts.ModuleDir, "knative", "base"),
 		"SUBSCRIBER_URLS="+subscribers,
 	)}
-	var poolSize []string
-	if s.opts.Grouping == GroupByOperation {
-		// 27 processes with the default pool of 16 could ask for more
-		// connections than the private Postgres allows (400).
-		poolSize = []string{"DB_MAX_CONNS=8"}
+	for _, p := range l.procs {
+		comps = append(comps, s.component(p.Name, "function", httpReady(l.baseURL[p.Name]+"/health/readiness"), s.functionEnv(l, p)...))
 	}
-	for _, p := range procs {
-		comps = append(comps, s.component(p.Name, "function", httpReady(baseURL[p.Name]+"/health/readiness"), append(poolSize,
-			"PORT="+strconv.Itoa(procPorts[p.Name]),
-			"FUNCTION="+p.Function,
-			"ORDER_DSN="+s.DSN("order"),
-			"STOCK_DSN="+s.DSN("stock"),
-			"PAYMENT_DSN="+s.DSN("payment"),
-			fmt.Sprintf("K_SINK=http://127.0.0.1:%d/", brokerPort),
-			// Straight to the owning process, as a cluster-local Service URL
-			// would be: the public gateway is one proxy hop more per call.
-			"STOCK_URL="+servingURL(procs, baseURL, operation.StockFind),
-			"PAYMENT_URL="+servingURL(procs, baseURL, operation.PaymentFindUser),
-		)...))
-	}
-	comps = append(comps, s.component(Gateway, "gateway", httpReady(s.gatewayURL+"/health/readiness"),
+	return append(comps, s.component(Gateway, "gateway", httpReady(s.gatewayURL+"/health/readiness"),
 		"GATEWAY_ADDR="+s.opts.GatewayAddr,
 		"ROUTES="+routes,
 	))
-	s.log.Info("starting processes", "grouping", opts.Grouping, "count", len(comps))
-	if err := s.sup.Start(ctx, comps...); err != nil {
-		return nil, err
+}
+
+// functionEnv is the settings of function process p.
+func (s *Stack) functionEnv(l layout, p Process) []string {
+	env := []string{
+		"PORT=" + strconv.Itoa(l.procPort[p.Name]),
+		"FUNCTION=" + p.Function,
+		"ORDER_DSN=" + s.DSN("order"),
+		"STOCK_DSN=" + s.DSN("stock"),
+		"PAYMENT_DSN=" + s.DSN("payment"),
+		"K_SINK=" + l.brokerURL(),
+		// Straight to the owning process, as a cluster-local Service URL
+		// would be: the public gateway is one proxy hop more per call.
+		"STOCK_URL=" + servingURL(l.procs, l.baseURL, operation.StockFind),
+		"PAYMENT_URL=" + servingURL(l.procs, l.baseURL, operation.PaymentFindUser),
 	}
-	if s.opts.PingInterval <= 0 {
-		s.opts.PingInterval = time.Second
+	if s.opts.Grouping == GroupByOperation {
+		// 27 processes with the default pool of 16 could ask for more
+		// connections than the private Postgres allows (400).
+		env = append(env, "DB_MAX_CONNS=8")
 	}
-	pingCtx, stopPing := context.WithCancel(context.Background())
-	s.stopPing = stopPing
-	ping := &pingSource{sink: fmt.Sprintf("http://127.0.0.1:%d/", brokerPort), interval: s.opts.PingInterval,
-		log: s.log, client: &http.Client{}}
-	go ping.run(pingCtx)
-	return s, nil
+	return env
+}
+
+// startPing starts the local PingSource stand-in; Stop ends it.
+func (s *Stack) startPing(sink string) {
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopPing = stop
+	ping := &pingSource{sink: sink, interval: s.opts.PingInterval, log: s.log, client: &http.Client{}}
+	go ping.run(ctx)
 }
 
 // component is a process of one of the stack's binaries with settings env.
@@ -274,7 +253,7 @@ func (s *Stack) startPostgres(ctx context.Context, ports *portPicker, saved *sav
 	}
 	saved.Postgres = port
 	s.log.Info("starting private postgres", "port", port)
-	pg, err := localstack.NewPostgres(ctx, filepath.Join(s.opts.Dir, "postgres"), port)
+	pg, err := servers.NewPostgres(ctx, filepath.Join(s.opts.Dir, "postgres"), port)
 	if err != nil {
 		return err
 	}
@@ -308,7 +287,7 @@ func (s *Stack) startRabbitMQ(ctx context.Context, ports *portPicker, saved *sav
 	// process group) when none runs; the stack ends it again on Stop.
 	s.stopEPMD = checkFree("127.0.0.1:4369") == nil
 	s.log.Info("starting private rabbitmq", "port", port)
-	r, err := localstack.NewRabbitMQ(filepath.Join(s.opts.Dir, "rabbitmq"), port, dist)
+	r, err := servers.NewRabbitMQ(filepath.Join(s.opts.Dir, "rabbitmq"), port, dist)
 	if err != nil {
 		return err
 	}
@@ -328,7 +307,7 @@ func (s *Stack) startRabbitMQ(ctx context.Context, ports *portPicker, saved *sav
 
 // migrate creates the three databases and applies their migrations.
 func (s *Stack) migrate(ctx context.Context) error {
-	if err := localstack.CreateDatabases(ctx, s.DSN("postgres"), Databases...); err != nil {
+	if err := servers.CreateDatabases(ctx, s.DSN("postgres"), Databases...); err != nil {
 		return fmt.Errorf("create databases: %w", err)
 	}
 	for _, db := range Databases {
@@ -402,6 +381,7 @@ func (s *Stack) Stop() {
 		if s.stopPing != nil {
 			s.stopPing()
 		}
+		_ = os.Remove(endpointsFile(s.opts.Dir))
 		s.sup.Stop()
 		if s.pgSocket != "" {
 			_ = os.RemoveAll(s.pgSocket)
@@ -414,9 +394,6 @@ func (s *Stack) Stop() {
 		s.log.Info("stack stopped")
 	})
 }
-
-func (o Options) logDir() string             { return filepath.Join(o.Dir, "logs") }
-func (o Options) logFile(name string) string { return filepath.Join(o.logDir(), name+".log") }
 
 // httpReady polls url until it answers 200.
 func httpReady(url string) func(context.Context) error {

@@ -55,7 +55,7 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 	defer cancel()
 
 	var logs bytes.Buffer
-	st, err := Start(ctx, Options{Dir: dir, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	st, err := Start(ctx, Options{Dir: dir, GatewayAddr: "127.0.0.1:0", Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, logs.String())
 	}
@@ -114,6 +114,30 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 		}
 		if !strings.Contains(gateway["ROUTES"], "stock-find="+stockURL) {
 			t.Errorf("ROUTES %q lacks stock-find=%s", gateway["ROUTES"], stockURL)
+		}
+	})
+
+	t.Run("endpoints file", func(t *testing.T) {
+		e, err := ReadEndpoints(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stockPort := environ(t, st.Pid("stock"))["PORT"]
+		brokerPort := environ(t, st.Pid(Broker))["BROKER_PORT"]
+		checks := []struct{ name, got, want string }{
+			{"gateway", e.GatewayURL, st.GatewayURL()},
+			{"amqp", e.AMQPURL, st.AMQPURL()},
+			{"postgres", e.PostgresDSN, st.DSN("postgres")},
+			{"stock metrics", e.Metrics["stock"], "http://127.0.0.1:" + stockPort + "/metrics"},
+			{"broker metrics", e.Metrics[Broker], "http://127.0.0.1:" + brokerPort + "/metrics"},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+			}
+		}
+		if len(e.Metrics) != 5 {
+			t.Errorf("metrics of %d processes, want the broker and 4 function processes: %v", len(e.Metrics), e.Metrics)
 		}
 	})
 
@@ -189,6 +213,9 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 				// Killed members may linger a moment as zombies until init reaps them.
 				waitGone(t, g, 2*time.Second)
 			}
+		}
+		if _, err := ReadEndpoints(dir); err == nil {
+			t.Error("stack.json outlives the stack")
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "ports.json"))
 		if !strings.Contains(string(b), `"postgres":`+strconv.Itoa(portOf(st.PostgresAddr()))) {

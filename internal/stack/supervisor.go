@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/servers"
 )
 
 // Component is one supervised OS process, the local counterpart of a pod:
@@ -135,8 +135,8 @@ func (s *Supervisor) run(p *proc) {
 			<-exited
 			// Like a pod whose container died: nothing of the old instance
 			// may linger (a postgres backend would block the next postmaster).
-			localstack.KillGroup(cmd, syscall.SIGKILL)
-			localstack.WaitGroupGone(cmd.Process.Pid)
+			servers.KillGroup(cmd, syscall.SIGKILL)
+			servers.WaitGroupGone(cmd.Process.Pid)
 		} else {
 			log.Error("start failed", "err", err)
 		}
@@ -303,7 +303,7 @@ func (s *Supervisor) watchReady(p *proc, cmd *exec.Cmd, exited <-chan struct{}) 
 	}
 	if err != nil {
 		s.log.Error("not ready in time; killing", "component", p.c.Name, "err", err)
-		localstack.KillGroup(cmd, syscall.SIGKILL)
+		servers.KillGroup(cmd, syscall.SIGKILL)
 		return
 	}
 	// failures is not reset here: an instance that is ready and then dies at
@@ -361,7 +361,7 @@ func (s *Supervisor) Kill(name string) error {
 	// From now on a waiter waits for the next instance.
 	p.ready, p.dying = false, true
 	p.notify()
-	localstack.KillGroup(cmd, syscall.SIGKILL)
+	servers.KillGroup(cmd, syscall.SIGKILL)
 	s.mu.Unlock()
 	<-exited
 	return nil
@@ -437,10 +437,10 @@ func (s *Supervisor) stopOne(p *proc) {
 		s.log.Warn("did not stop in time; killing", "component", p.c.Name)
 	}
 	// Children outlive their leader when it exits first (or was too slow).
-	localstack.KillGroup(cmd, syscall.SIGKILL)
+	servers.KillGroup(cmd, syscall.SIGKILL)
 	<-exited
 	// The leader's exit says nothing of the rest of its group, which dies
 	// of the SIGKILL a moment later: Stop promises that nothing is left.
-	localstack.WaitGroupGone(cmd.Process.Pid)
+	servers.WaitGroupGone(cmd.Process.Pid)
 	s.log.Info("stopped", "component", p.c.Name)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/servers"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
@@ -32,7 +32,7 @@ func sleeper(name, dir string) Component {
 func waitGone(t *testing.T, pgid int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for localstack.GroupAlive(pgid) {
+	for servers.GroupAlive(pgid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("process group %d still alive after %v", pgid, within)
 		}
@@ -114,7 +114,7 @@ func TestSupervisorStopLeavesNoProcesses(t *testing.T) {
 	s.Stop()
 	t.Logf("stopped in %v", time.Since(start))
 	for _, g := range groups {
-		if localstack.GroupAlive(g) {
+		if servers.GroupAlive(g) {
 			t.Errorf("process group %d still alive after Stop", g)
 		}
 	}

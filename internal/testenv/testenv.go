@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/servers"
 )
 
 var (
@@ -22,7 +22,7 @@ var (
 	pgAddr    string
 	amqpURL   string
 	startedMu sync.Mutex // separate: servers start while mu is held
-	started   []*localstack.Server
+	started   []*servers.Server
 	dbSerial  atomic.Int64
 )
 
@@ -47,10 +47,10 @@ func NewDatabase(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := localstack.CreateDatabases(ctx, localstack.ServerDSN(addr, "postgres"), name); err != nil {
+	if err := servers.CreateDatabases(ctx, servers.ServerDSN(addr, "postgres"), name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	return localstack.ServerDSN(addr, name)
+	return servers.ServerDSN(addr, name)
 }
 
 // AMQPURL returns the address of a shared RabbitMQ server. Tests that use it
@@ -86,11 +86,11 @@ func postgresAddr(t testing.TB) string {
 // OwnPostgres starts a private PostgreSQL server that only this caller uses,
 // for tests that kill it. With perTest the server stops when the test ends;
 // otherwise when Main returns.
-func OwnPostgres(t testing.TB, perTest bool) (*localstack.Postgres, *localstack.Server) {
+func OwnPostgres(t testing.TB, perTest bool) (*servers.Postgres, *servers.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	port, err := localstack.FreePort()
+	port, err := servers.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +99,11 @@ func OwnPostgres(t testing.TB, perTest bool) (*localstack.Postgres, *localstack.
 		t.Fatal(err)
 	}
 	_ = os.Chmod(dir, 0o755)
-	p, err := localstack.NewPostgres(ctx, filepath.Join(dir, "pg"), port)
+	p, err := servers.NewPostgres(ctx, filepath.Join(dir, "pg"), port)
 	if err != nil {
 		t.Fatalf("postgres: %v", err)
 	}
-	s, err := localstack.StartServer(ctx, p.Command, p.WaitReady)
+	s, err := servers.StartServer(ctx, p.Command, p.WaitReady)
 	if err != nil {
 		t.Fatalf("start postgres: %v", err)
 	}
@@ -112,15 +112,15 @@ func OwnPostgres(t testing.TB, perTest bool) (*localstack.Postgres, *localstack.
 }
 
 // OwnRabbitMQ starts a private RabbitMQ node that only this caller uses.
-func OwnRabbitMQ(t testing.TB, perTest bool) (*localstack.RabbitMQ, *localstack.Server) {
+func OwnRabbitMQ(t testing.TB, perTest bool) (*servers.RabbitMQ, *servers.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	port, err := localstack.FreePort()
+	port, err := servers.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dist, err := localstack.FreePort()
+	dist, err := servers.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +128,11 @@ func OwnRabbitMQ(t testing.TB, perTest bool) (*localstack.RabbitMQ, *localstack.
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := localstack.NewRabbitMQ(dir, port, dist)
+	r, err := servers.NewRabbitMQ(dir, port, dist)
 	if err != nil {
 		t.Fatalf("rabbitmq: %v", err)
 	}
-	s, err := localstack.StartServer(ctx, r.Command, r.WaitReady)
+	s, err := servers.StartServer(ctx, r.Command, r.WaitReady)
 	if err != nil {
 		t.Fatalf("start rabbitmq: %v", err)
 	}
@@ -140,7 +140,7 @@ func OwnRabbitMQ(t testing.TB, perTest bool) (*localstack.RabbitMQ, *localstack.
 	return r, s
 }
 
-func track(t testing.TB, s *localstack.Server, perTest bool) {
+func track(t testing.TB, s *servers.Server, perTest bool) {
 	if perTest {
 		t.Cleanup(func() { _ = s.Stop() })
 		return

@@ -154,8 +154,12 @@ func newProxy(upstream *url.URL, transport http.RoundTripper, log *slog.Logger) 
 		},
 		Transport:  transport,
 		BufferPool: copyBuffers,
-		// Stream responses as they come (-1): nothing here benefits from buffering.
-		FlushInterval: -1,
+		// 0: a response of known length goes out in one write when the
+		// handler ends, not one flush (a syscall) per copied chunk. The proxy
+		// still flushes every write of a response that streams: one without
+		// Content-Length, or text/event-stream (httputil.ReverseProxy's own
+		// rule), so a stream is never held back.
+		FlushInterval: 0,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 				return // the client left; nobody reads an answer

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,4 +203,99 @@ func BenchmarkGatewayHop(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// writeCounter counts the writes to the connections a listener accepts:
+// each is a send syscall on the gateway's side.
+type writeCounter struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	return &countedConn{Conn: c, writes: &l.writes}, err
+}
+
+type countedConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// A response of known length leaves the gateway in one write however the
+// upstream sent it; a streaming one (no Content-Length, or server-sent
+// events) reaches the client chunk by chunk, before the upstream is done.
+func TestFlushesOnlyStreamingResponses(t *testing.T) {
+	const chunks = 4
+	tests := []struct {
+		name        string
+		contentType string
+		length      bool // the upstream declares Content-Length
+		streams     bool
+	}{
+		{"JSON of known length", "application/json", true, false},
+		{"JSON without Content-Length", "application/json", false, true},
+		{"server-sent events of known length", "text/event-stream", true, true},
+		{"server-sent events", "text/event-stream; charset=utf-8", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The upstream sends each chunk on its own and, for a stream,
+			// waits until the client saw it before sending the next.
+			seen := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				if tt.length {
+					w.Header().Set("Content-Length", strconv.Itoa(chunks*len("chunk\n")))
+				}
+				for range chunks {
+					io.WriteString(w, "chunk\n")
+					w.(http.Flusher).Flush()
+					if tt.streams {
+						select {
+						case <-seen:
+						case <-time.After(5 * time.Second):
+							return // the gateway held the chunk back; the client fails
+						}
+					}
+				}
+			}))
+			defer up.Close()
+			u, _ := url.Parse(up.URL)
+			gw := httptest.NewUnstartedServer(gateway.New(gateway.Routes{"stock-find": u}, gateway.Options{Log: quiet}))
+			counter := &writeCounter{Listener: gw.Listener}
+			gw.Listener = counter
+			gw.Start()
+			defer gw.Close()
+
+			resp, err := http.Get(gw.URL + "/stock/find/1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			r := bufio.NewReader(resp.Body)
+			for i := range chunks {
+				line, err := r.ReadString('\n')
+				if err != nil || line != "chunk\n" {
+					t.Fatalf("chunk %d: %q, %v", i, line, err)
+				}
+				if tt.streams {
+					seen <- struct{}{}
+				}
+			}
+			if rest, _ := io.ReadAll(r); len(rest) != 0 {
+				t.Errorf("trailing %q", rest)
+			}
+			if got := counter.writes.Load(); !tt.streams && got != 1 {
+				t.Errorf("the gateway wrote the response in %d writes, want 1", got)
+			} else if tt.streams && got < chunks {
+				t.Errorf("the gateway wrote a stream of %d chunks in %d writes", chunks, got)
+			}
+		})
+	}
 }

@@ -1,4 +1,4 @@
-package localstack_test
+package servers_test
 
 import (
 	"context"

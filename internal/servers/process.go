@@ -1,7 +1,7 @@
-// Package localstack runs the servers the web shop needs on one machine: private
+// Package servers runs the servers the web shop needs on one machine: private
 // PostgreSQL and RabbitMQ instances under a folder of their own, on free loopback
 // ports, so that a fresh machine works and fault tests can kill them.
-package localstack
+package servers
 
 import (
 	"bytes"

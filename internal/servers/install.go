@@ -1,4 +1,4 @@
-package localstack
+package servers
 
 import (
 	"context"
