@@ -190,6 +190,22 @@ func Env(op operation.Operation) []EnvVar {
 	return env
 }
 
+// Admin reports whether an operation resets or bulk-loads a domain
+// (batch_init, or a route under /admin/). Such routes stay off the public
+// host: only the bench overlay routes them, because the course's load test
+// calls batch_init before it starts.
+func Admin(op operation.Operation) bool {
+	for _, route := range op.Routes {
+		_, path, _ := strings.Cut(route, " ")
+		for _, seg := range strings.Split(path, "/") {
+			if seg == "batch_init" || seg == "admin" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // RouteRule sends one public path prefix to one Service.
 type RouteRule struct {
 	Prefix  string // Gateway API PathPrefix (matched element by element)
@@ -220,12 +236,26 @@ var catchAllService = map[string]string{
 	"/payment/": "payment-find-user",
 }
 
-// RouteTables derives the path routing from the operations: public prefix
-// ("/stock/") -> rules, sorted by path prefix.
+// RouteTables derives the public path routing from the operations that are
+// not Admin: public prefix ("/stock/") -> rules, sorted by path prefix. An
+// admin path falls to its domain's catch-all rule and gets the API's 404.
 func RouteTables() (map[string][]RouteRule, error) {
+	return routeTables(func(op operation.Operation) bool { return !Admin(op) }, true)
+}
+
+// AdminRouteTables is the routing of the Admin operations alone (no
+// catch-alls), which the bench overlay adds to the public host.
+func AdminRouteTables() (map[string][]RouteRule, error) {
+	return routeTables(Admin, false)
+}
+
+func routeTables(include func(operation.Operation) bool, catchAll bool) (map[string][]RouteRule, error) {
 	tables := map[string][]RouteRule{}
 	owner := map[string]string{}
 	for _, op := range operation.All {
+		if !include(op) {
+			continue
+		}
 		for _, route := range op.Routes {
 			prefix := RoutePrefix(route)
 			if other, ok := owner[prefix]; ok {
@@ -240,11 +270,13 @@ func RouteTables() (map[string][]RouteRule, error) {
 		}
 	}
 	for public, rules := range tables {
-		svc, ok := catchAllService[public]
-		if !ok {
-			return nil, fmt.Errorf("no catch-all Service for %s", public)
+		if catchAll {
+			svc, ok := catchAllService[public]
+			if !ok {
+				return nil, fmt.Errorf("no catch-all Service for %s", public)
+			}
+			rules = append(rules, RouteRule{Prefix: strings.TrimSuffix(public, "/"), Service: svc, CatchAll: true})
 		}
-		rules = append(rules, RouteRule{Prefix: strings.TrimSuffix(public, "/"), Service: svc, CatchAll: true})
 		slices.SortFunc(rules, func(a, b RouteRule) int { return strings.Compare(a.Prefix, b.Prefix) })
 		tables[public] = rules
 	}
@@ -265,9 +297,14 @@ func Generated() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	admin, err := renderAdminRoutes()
+	if err != nil {
+		return nil, err
+	}
 	return map[string][]byte{
-		"base/services.yaml":   services,
-		"base/httproutes.yaml": routes,
+		"base/services.yaml":                   services,
+		"base/httproutes.yaml":                 routes,
+		"overlays/bench/admin-httproutes.yaml": admin,
 	}, nil
 }
 
@@ -339,11 +376,12 @@ spec:
               value: "{{.Value}}"
 {{- end}}
 {{- end}}
+          # No periodSeconds: setting it turns off Knative's aggressive
+          # startup probing, and every scale-from-zero would wait up to a period longer.
           readinessProbe:
             httpGet:
               path: {{.Readiness}}
               port: {{.Port}}
-            periodSeconds: 5
           livenessProbe:
             httpGet:
               path: {{.Liveness}}
@@ -443,6 +481,61 @@ func renderRoutes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return renderRouteTables(routesTemplate, tables, RouteName)
+}
+
+var adminRoutesTemplate = template.Must(template.New("admin-routes").Parse(GeneratedHeader + `# The admin routes (batch_init) on the public host, for benchmarking only:
+# the course's load test creates its items, users and orders with them. The
+# gke overlay leaves them out, so strangers cannot reset the shop; the bench
+# overlay adds these HTTPRoutes, whose longer prefixes win over the domain
+# catch-all rules of httproutes.yaml. Ingress: {{.Ingress}}.
+{{- range .Routes}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: {{.Name}}
+  namespace: {{.Namespace}}
+  labels:
+    app.kubernetes.io/part-of: webshop
+    webshop.wdm/admin: "true"
+    webshop.wdm/phase: routing
+spec:
+  parentRefs:
+    - name: {{.Gateway}}
+  rules:
+{{- $r := .}}
+{{- range .Rules}}
+    - matches:
+        - path:
+            type: PathPrefix
+            value: {{.Prefix}}
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            hostname: {{.Host}}
+      backendRefs:
+        - kind: Service
+          name: {{$r.IngressService}}
+          namespace: {{$r.IngressNS}}
+          port: 80
+{{- end}}
+{{- end}}
+`))
+
+// AdminRouteName is the bench overlay's HTTPRoute of a public prefix's admin
+// operations: "/stock/" -> "webshop-stock-admin".
+func AdminRouteName(public string) string { return RouteName(public) + "-admin" }
+
+func renderAdminRoutes() ([]byte, error) {
+	tables, err := AdminRouteTables()
+	if err != nil {
+		return nil, err
+	}
+	return renderRouteTables(adminRoutesTemplate, tables, AdminRouteName)
+}
+
+func renderRouteTables(tmpl *template.Template, tables map[string][]RouteRule, name func(string) string) ([]byte, error) {
 	publics := make([]string, 0, len(tables))
 	for p := range tables {
 		publics = append(publics, p)
@@ -450,7 +543,7 @@ func renderRoutes() ([]byte, error) {
 	slices.Sort(publics)
 	var views []routeView
 	for _, p := range publics {
-		v := routeView{Name: RouteName(p), Namespace: Namespace, Gateway: GatewayName,
+		v := routeView{Name: name(p), Namespace: Namespace, Gateway: GatewayName,
 			IngressService: IngressService, IngressNS: IngressNamespace}
 		for _, r := range tables[p] {
 			v.Rules = append(v.Rules, ruleView{RouteRule: r, Host: InternalHost(r.Service)})
@@ -462,7 +555,7 @@ func renderRoutes() ([]byte, error) {
 		Routes  []routeView
 	}{IngressService + "." + IngressNamespace, views}
 	var b bytes.Buffer
-	if err := routesTemplate.Execute(&b, data); err != nil {
+	if err := tmpl.Execute(&b, data); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
