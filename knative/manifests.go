@@ -66,6 +66,10 @@ const (
 	TierAPI Tier = "api"
 	// TierBatch runs rarely: batch_init before a benchmark, the saga sweep once a minute.
 	TierBatch Tier = "batch"
+	// TierBackground is an event operation off the checkout path that no
+	// caller waits for (say, a dead-letter sink): it scales to zero in every
+	// overlay, since the broker's queue holds its events through a cold start.
+	TierBackground Tier = "background"
 )
 
 // Scaling is how Knative Serving runs one operation's Service.
@@ -124,12 +128,30 @@ var defaultAPIScaling = Scaling{Tier: TierAPI, MinScale: 0, MaxScale: 5, Target:
 	Why: "short single-row read or write holding one pooled DB connection for milliseconds; " +
 		"scales to zero here, the gke overlay keeps one warm for benchmarks."}
 
+// defaultEventScaling is every event operation not listed above.
+var defaultEventScaling = Scaling{Tier: TierBackground, MinScale: 0, MaxScale: 2, Target: 50, TimeoutSeconds: 30, DBConns: 2,
+	Why: "an event operation no caller waits for; scales to zero, the broker's queue holds its events through a cold start."}
+
 // ScalingFor returns how an operation's Service scales.
 func ScalingFor(op operation.Operation) Scaling {
 	if s, ok := scalingByOperation[op.Name]; ok {
 		return s
 	}
+	if op.Event() {
+		return defaultEventScaling
+	}
 	return defaultAPIScaling
+}
+
+// HasDatabase reports whether a domain's operations use a Postgres
+// database (the saga's is the order database); an operation of another
+// domain gets no DSN.
+func HasDatabase(d operation.Domain) bool {
+	switch d {
+	case operation.Order, operation.Stock, operation.Payment, operation.Saga:
+		return true
+	}
+	return false
 }
 
 // DatabaseCluster is the CloudNativePG cluster an operation's domain uses.
@@ -177,8 +199,12 @@ func Env(op operation.Operation) []EnvVar {
 		// container on localhost, but the kubelet's liveness probe and the
 		// Prometheus scrape come to the pod IP.
 		{Name: "LISTEN_ADDRESS", Value: fmt.Sprintf(":%d", ContainerPort)},
-		{Name: DSNVariable(op.Domain), Secret: AppSecret(DatabaseCluster(op.Domain)), SecretKey: "uri"},
-		{Name: "DB_MAX_CONNS", Value: strconv.Itoa(ScalingFor(op).DBConns)},
+	}
+	if HasDatabase(op.Domain) {
+		env = append(env,
+			EnvVar{Name: DSNVariable(op.Domain), Secret: AppSecret(DatabaseCluster(op.Domain)), SecretKey: "uri"},
+			EnvVar{Name: "DB_MAX_CONNS", Value: strconv.Itoa(ScalingFor(op).DBConns)},
+		)
 	}
 	if op.Domain == operation.Order {
 		// The order operations read prices and users over HTTP from the owning domain.
