@@ -10,10 +10,6 @@ import (
 	"testing"
 )
 
-// PhaseLabel names the deploy phase of a resource; knative/deploy.sh applies
-// one phase at a time with `kubectl apply -l`.
-const PhaseLabel = "webshop.wdm/phase"
-
 // mustPrecede lists, per kind, the kinds whose readiness it needs at
 // creation: they must be applied, and waited for, in an earlier phase.
 var mustPrecede = map[string][]string{

@@ -50,6 +50,9 @@ const (
 	SinkLabel   = "webshop.wdm/sink"
 	// LabelComponent marks the function pods (metrics scraping selects them).
 	LabelComponent = "webshop.wdm/component"
+	// PhaseLabel names the deploy phase of a resource; knative/deploy.sh
+	// applies one phase at a time with `kubectl apply -l`.
+	PhaseLabel = "webshop.wdm/phase"
 )
 
 // Tier groups operations that scale alike.
@@ -461,7 +464,8 @@ type ruleView struct {
 	Host string
 }
 
-var routesTemplate = template.Must(template.New("routes").Parse(GeneratedHeader + `# Public path routing. Knative routes by host only, so each rule matches a
+// routesComment heads httproutes.yaml.
+const routesComment = `# Public path routing. Knative routes by host only, so each rule matches a
 # path prefix of the API, rewrites the Host to the owning Service's
 # cluster-local name and forwards to the Knative ingress
 # ({{.Ingress}}), which routes by that Host.
@@ -469,7 +473,18 @@ var routesTemplate = template.Must(template.New("routes").Parse(GeneratedHeader 
 # "/orders/removeItem/..."), the longest match wins, and each domain's
 # catch-all rule lets a function answer unknown paths with the API's JSON 404.
 # One HTTPRoute per domain keeps each under Gateway API's 16 rules.
-# Cross-namespace backend: see knative/platform/reference-grant.yaml.
+# Cross-namespace backend: see knative/platform/reference-grant.yaml.`
+
+// adminRoutesComment heads the bench overlay's admin-httproutes.yaml.
+const adminRoutesComment = `# The admin routes (batch_init) on the public host, for benchmarking only:
+# the course's load test creates its items, users and orders with them. The
+# gke overlay leaves them out, so strangers cannot reset the shop; the bench
+# overlay adds these HTTPRoutes, whose longer prefixes win over the domain
+# catch-all rules of httproutes.yaml. Ingress: {{.Ingress}}.`
+
+// routesTemplate renders HTTPRoutes, one per public prefix; .Labels are
+// extra labels on each.
+var routesTemplate = template.Must(template.New("routes").Parse(GeneratedHeader + `{{template "comment" .}}
 {{- range .Routes}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -479,6 +494,9 @@ metadata:
   namespace: {{.Namespace}}
   labels:
     app.kubernetes.io/part-of: webshop
+{{- range $key, $value := $.Labels}}
+    {{$key}}: {{$value}}
+{{- end}}
 spec:
   parentRefs:
     - name: {{.Gateway}}
@@ -507,47 +525,8 @@ func renderRoutes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderRouteTables(routesTemplate, tables, RouteName)
+	return renderRouteTables(routesComment, nil, tables, RouteName)
 }
-
-var adminRoutesTemplate = template.Must(template.New("admin-routes").Parse(GeneratedHeader + `# The admin routes (batch_init) on the public host, for benchmarking only:
-# the course's load test creates its items, users and orders with them. The
-# gke overlay leaves them out, so strangers cannot reset the shop; the bench
-# overlay adds these HTTPRoutes, whose longer prefixes win over the domain
-# catch-all rules of httproutes.yaml. Ingress: {{.Ingress}}.
-{{- range .Routes}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: {{.Name}}
-  namespace: {{.Namespace}}
-  labels:
-    app.kubernetes.io/part-of: webshop
-    webshop.wdm/admin: "true"
-    webshop.wdm/phase: routing
-spec:
-  parentRefs:
-    - name: {{.Gateway}}
-  rules:
-{{- $r := .}}
-{{- range .Rules}}
-    - matches:
-        - path:
-            type: PathPrefix
-            value: {{.Prefix}}
-      filters:
-        - type: URLRewrite
-          urlRewrite:
-            hostname: {{.Host}}
-      backendRefs:
-        - kind: Service
-          name: {{$r.IngressService}}
-          namespace: {{$r.IngressNS}}
-          port: 80
-{{- end}}
-{{- end}}
-`))
 
 // AdminRouteName is the bench overlay's HTTPRoute of a public prefix's admin
 // operations: "/stock/" -> "webshop-stock-admin".
@@ -558,10 +537,18 @@ func renderAdminRoutes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderRouteTables(adminRoutesTemplate, tables, AdminRouteName)
+	return renderRouteTables(adminRoutesComment, map[string]string{
+		"webshop.wdm/admin": `"true"`,
+		// The bench overlay cannot label these alone; base labels the rest.
+		PhaseLabel: "routing",
+	}, tables, AdminRouteName)
 }
 
-func renderRouteTables(tmpl *template.Template, tables map[string][]RouteRule, name func(string) string) ([]byte, error) {
+func renderRouteTables(comment string, labels map[string]string, tables map[string][]RouteRule, name func(string) string) ([]byte, error) {
+	tmpl, err := template.Must(routesTemplate.Clone()).New("comment").Parse(comment)
+	if err != nil {
+		return nil, err
+	}
 	publics := make([]string, 0, len(tables))
 	for p := range tables {
 		publics = append(publics, p)
@@ -578,10 +565,11 @@ func renderRouteTables(tmpl *template.Template, tables map[string][]RouteRule, n
 	}
 	data := struct {
 		Ingress string
+		Labels  map[string]string
 		Routes  []routeView
-	}{IngressService + "." + IngressNamespace, views}
+	}{IngressService + "." + IngressNamespace, labels, views}
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, data); err != nil {
+	if err := tmpl.ExecuteTemplate(&b, "routes", data); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
