@@ -1,7 +1,6 @@
 package knative
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,23 +191,7 @@ func TestLocustfileCompiles(t *testing.T) {
 // TestAutoscalingDashboard: the panel of ready pods per Service sits next to
 // the request rate, over series the cluster exports.
 func TestAutoscalingDashboard(t *testing.T) {
-	data, err := os.ReadFile("loadtest/autoscaling-dashboard.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dash struct {
-		UID    string `json:"uid"`
-		Panels []struct {
-			Title   string             `json:"title"`
-			GridPos struct{ X, Y int } `json:"gridPos"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(data, &dash); err != nil {
-		t.Fatalf("dashboard is not JSON: %v", err)
-	}
+	dash := readDashboard(t, "loadtest/autoscaling-dashboard.json")
 	find := func(series string) (x, y int, ok bool) {
 		for _, p := range dash.Panels {
 			for _, q := range p.Targets {
