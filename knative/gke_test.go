@@ -2,7 +2,6 @@ package knative
 
 import (
 	"os"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	function "github.com/wdm-knative/webshop"
+	"github.com/wdm-knative/webshop/saga"
 )
 
 // gkeBackendPolicy mirrors GKE's HealthCheckPolicy and GCPBackendPolicy
@@ -64,10 +63,22 @@ func gkePolicy(t *testing.T, r rendered, kind string) (gkeBackendPolicy, manifes
 // (the default GET / answers 404: every backend unhealthy), and the backend
 // timeout outlasts every request the public routes can make.
 func TestGKELoadBalancerPolicies(t *testing.T) {
-	checkoutWait := configDefault(t, "CheckoutTimeout")
 	forEachDeployable(t, func(t *testing.T, r rendered) {
 		if !r.gke {
 			return
+		}
+		// The checkout's wait: the saga's default unless a Service sets it.
+		checkoutWait := saga.DefaultOptions.CheckoutTimeout
+		for name, svc := range r.services {
+			for _, e := range svc.Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "CHECKOUT_TIMEOUT" {
+					d, err := time.ParseDuration(e.Value)
+					if err != nil {
+						t.Fatalf("Service %s: CHECKOUT_TIMEOUT=%q: %v", name, e.Value, err)
+					}
+					checkoutWait = max(checkoutWait, d)
+				}
+			}
 		}
 		hc, m := gkePolicy(t, r, "HealthCheckPolicy")
 		c := hc.Spec.Default.Config
@@ -91,21 +102,7 @@ func TestGKELoadBalancerPolicies(t *testing.T) {
 	})
 }
 
-// configDefault reads the default of a function setting from its struct tag.
-func configDefault(t *testing.T, field string) time.Duration {
-	t.Helper()
-	f, ok := reflect.TypeOf(function.Config{}).FieldByName(field)
-	if !ok {
-		t.Fatalf("function.Config has no field %s", field)
-	}
-	d, err := time.ParseDuration(f.Tag.Get("default"))
-	if err != nil {
-		t.Fatalf("%s default: %v", field, err)
-	}
-	return d
-}
-
-// containers lists every container image of the pods an overlay creates itself.
+// podImages lists every container image of the pods an overlay creates itself.
 func podImages(t *testing.T, r rendered) map[string]string {
 	t.Helper()
 	out := map[string]string{}
