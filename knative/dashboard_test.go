@@ -20,27 +20,37 @@ var metrics = map[string]bool{
 	"wdm_broker_dead_letters_total":     false,
 }
 
-// TestGrafanaDashboardQueriesKnownMetrics: a panel over a misspelt series is
-// silently empty, and a metric no panel shows is easy to forget.
-func TestGrafanaDashboardQueriesKnownMetrics(t *testing.T) {
-	data, err := os.ReadFile("observability/grafana-dashboard.json")
+// grafanaDashboard is the part of a Grafana dashboard the checks read.
+type grafanaDashboard struct {
+	UID    string `json:"uid"`
+	Title  string `json:"title"`
+	Panels []struct {
+		Title   string             `json:"title"`
+		Type    string             `json:"type"`
+		GridPos struct{ X, Y int } `json:"gridPos"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func readDashboard(t *testing.T, path string) grafanaDashboard {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dash struct {
-		UID    string `json:"uid"`
-		Title  string `json:"title"`
-		Panels []struct {
-			Title   string `json:"title"`
-			Type    string `json:"type"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
+	var dash grafanaDashboard
 	if err := json.Unmarshal(data, &dash); err != nil {
-		t.Fatalf("dashboard is not JSON: %v", err)
+		t.Fatalf("%s is not JSON: %v", path, err)
 	}
+	return dash
+}
+
+// TestGrafanaDashboardQueriesKnownMetrics: a panel over a misspelt series is
+// silently empty, and a metric no panel shows is easy to forget.
+func TestGrafanaDashboardQueriesKnownMetrics(t *testing.T) {
+	dash := readDashboard(t, "observability/grafana-dashboard.json")
 	if dash.UID == "" || dash.Title == "" {
 		t.Errorf("dashboard needs a uid and a title")
 	}

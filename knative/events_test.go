@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,35 +163,46 @@ func TestTriggers(t *testing.T) {
 	}
 }
 
-// eventTypeConstants reads the Type* constants of internal/operation: every
-// CloudEvent type the code names.
+// eventTypeConstants reads the Type* string constants of internal/operation
+// and schemas (where they move): every CloudEvent type the code names.
 func eventTypeConstants(t *testing.T) map[string]string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../internal/operation/operation.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	for _, decl := range f.Decls {
-		gen, ok := decl.(*ast.GenDecl)
-		if !ok || gen.Tok != token.CONST {
-			continue
+	for _, dir := range []string{"../internal/operation", "../schemas"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, spec := range gen.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, id := range vs.Names {
-				if !strings.HasPrefix(id.Name, "Type") || i >= len(vs.Values) {
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, decl := range f.Decls {
+				gen, ok := decl.(*ast.GenDecl)
+				if !ok || gen.Tok != token.CONST {
 					continue
 				}
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					v, _ := strconv.Unquote(lit.Value)
-					out[id.Name] = v
+				for _, spec := range gen.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, id := range vs.Names {
+						if !strings.HasPrefix(id.Name, "Type") || i >= len(vs.Values) {
+							continue
+						}
+						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							v, _ := strconv.Unquote(lit.Value)
+							out[f.Name.Name+"."+id.Name] = v
+						}
+					}
 				}
 			}
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("found no Type* constants in internal/operation")
+		t.Fatal("found no Type* constants in internal/operation or schemas")
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package knative
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wdm-knative/webshop/internal/operation"
@@ -64,12 +67,18 @@ type funcYAML struct {
 	} `json:"deploy"`
 }
 
-type funcEnv struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+// label is the value of one of deploy.labels.
+func (f funcYAML) label(key string) string {
+	for _, l := range f.Deploy.Labels {
+		if l.Key == key {
+			return l.Value
+		}
+	}
+	return ""
 }
 
-func TestFuncYAMLMatchesFuncSchema(t *testing.T) {
+func readFuncYAML(t *testing.T) funcYAML {
+	t.Helper()
 	data, err := os.ReadFile("../func.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +87,16 @@ func TestFuncYAMLMatchesFuncSchema(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		t.Fatalf("func.yaml does not fit func's schema: %v", err)
 	}
+	return f
+}
+
+type funcEnv struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func TestFuncYAMLMatchesFuncSchema(t *testing.T) {
+	f := readFuncYAML(t)
 	checks := []struct {
 		name string
 		ok   bool
@@ -90,12 +109,7 @@ func TestFuncYAMLMatchesFuncSchema(t *testing.T) {
 		{"scale metric is concurrency or rps", slices.Contains([]string{"", "concurrency", "rps"}, f.Deploy.Options.Scale.Metric)},
 		{"health endpoints are the function's", f.Deploy.HealthEndpoints.Liveness == LivenessPath && f.Deploy.HealthEndpoints.Readiness == ReadinessPath},
 		{"deploys into the shop's namespace", f.Deploy.Namespace == Namespace},
-		{"carries the SinkBinding's label", slices.ContainsFunc(f.Deploy.Labels, func(l struct {
-			Key   string `json:"key"`
-			Value string `json:"value,omitempty"`
-		}) bool {
-			return l.Key == SinkLabel && l.Value == "broker"
-		})},
+		{"carries the SinkBinding's label", f.label(SinkLabel) == "broker"},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -186,9 +200,105 @@ func main() {
 }
 `
 
-// TestFuncScaffoldingBuildsAgainstTheRootFunction builds, in a module of its
-// own, a main like func's scaffolding with the repository as the replaced
-// function module: what `func build` does in its builder image.
+// TestFuncDeployIsClusterLocalAsDocumented: the Service `func deploy`
+// creates is what the README says it is. It must be cluster-local (else
+// Kourier's public listener serves its /events/* paths), fall under the
+// function pods' NetworkPolicy, and get K_SINK from the SinkBinding; and the
+// README must say it is one cluster-local Service beside the deployed shop,
+// not a shop of its own.
+func TestFuncDeployIsClusterLocalAsDocumented(t *testing.T) {
+	f := readFuncYAML(t)
+	if v := f.label("networking.knative.dev/visibility"); v != "cluster-local" {
+		t.Errorf("func deploy gives a public Service (visibility label %q)", v)
+	}
+	podLabels := map[string]string{}
+	for _, l := range f.Deploy.Labels {
+		podLabels[l.Key] = l.Value
+	}
+	r := render(t, deployable{dir: "base"})
+	isolated, allowed := admitted(t, r.policies, f.Deploy.Namespace, podLabels, 8012,
+		peer{namespace: "default", labels: map[string]string{"app": "curl"}})
+	if !isolated || allowed {
+		t.Errorf("a stranger pod may reach the func-deployed pods (isolated %v, allowed %v)", isolated, allowed)
+	}
+	bindings := ofKind(r.all, "sources.knative.dev/v1", "SinkBinding")
+	if len(bindings) != 1 {
+		t.Fatalf("%d SinkBindings", len(bindings))
+	}
+	var sb struct {
+		Spec struct {
+			Subject struct {
+				Selector metav1.LabelSelector `json:"selector"`
+			} `json:"subject"`
+		} `json:"spec"`
+	}
+	decodeLoose(t, bindings[0], &sb)
+	if sel, err := metav1.LabelSelectorAsSelector(&sb.Spec.Subject.Selector); err != nil || !sel.Matches(labels.Set(podLabels)) {
+		t.Errorf("the SinkBinding does not select the func-deployed Service (labels %v): it would start without K_SINK", podLabels)
+	}
+
+	section := readmeSection(t, "Knative deployment")
+	var claims []string
+	for _, sentence := range regexp.MustCompile(`[^.]*\x60func deploy\x60[^.]*\.`).FindAllString(section, -1) {
+		claims = append(claims, strings.Join(strings.Fields(sentence), " "))
+	}
+	if len(claims) == 0 {
+		t.Fatal("the README's Knative section says nothing about `func deploy`")
+	}
+	text := strings.Join(claims, " ")
+	if !strings.Contains(text, "cluster-local") {
+		t.Errorf("the README does not say `func deploy` gives a cluster-local Service: %q", text)
+	}
+	for _, overclaim := range []string{"whole shop", "quick try", "public"} {
+		if strings.Contains(text, overclaim) {
+			t.Errorf("the README says `func deploy` gives %q: %q", overclaim, text)
+		}
+	}
+}
+
+// TestFuncIgnoresLocalState: func's build context leaves out .wdm/ (local
+// servers' data, unreadable by others) and .func/ (func's own build
+// directory), and git ignores .func/.
+func TestFuncIgnoresLocalState(t *testing.T) {
+	patterns := func(path string) []string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "#") {
+				out = append(out, strings.Trim(line, "/"))
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		file, dir string
+	}{
+		{"../.funcignore", ".wdm"},
+		{"../.funcignore", ".func"},
+		{"../.funcignore", ".git"},
+		{"../.gitignore", ".func"},
+		{"../.gitignore", ".wdm"},
+	}
+	for _, c := range cases {
+		t.Run(c.file+" "+c.dir, func(t *testing.T) {
+			if !slices.Contains(patterns(c.file), c.dir) {
+				t.Errorf("%s does not ignore %s/", c.file, c.dir)
+			}
+		})
+	}
+}
+
+// TestFuncScaffoldingBuildsAgainstTheRootFunction builds what func >= 1.22's
+// Go scaffolding generates for this function, in its builder image: a main
+// module in .func/build with a link f to the function's root, a go.mod that
+// requires the function by its real module path (replaced by ./f), takes the
+// function's Go version, and merges the function's requirements and go.sum.
+// The build runs with -mod=readonly, as the builder does: a requirement or
+// a go.sum line the merge does not carry fails it.
 func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the root function package")
@@ -203,21 +313,26 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	}
 	module := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(gomod)
 	goVersion := regexp.MustCompile(`(?m)^go\s+(\S+)`).FindSubmatch(gomod)
-	if module == nil || goVersion == nil {
-		t.Fatal("go.mod has no module or go line")
-	}
-	dir := t.TempDir()
-	files := map[string]string{
-		"go.mod": "module scaffold\n\ngo " + string(goVersion[1]) + "\n\n" +
-			"require " + string(module[1]) + " v0.0.0-00010101000000-000000000000\n\n" +
-			"replace " + string(module[1]) + " => " + root + "\n",
-		"main.go": strings.ReplaceAll(scaffoldMain, "MODULE", string(module[1])),
+	requires := regexp.MustCompile(`(?ms)^require \(.*?^\)|^require [^(\n][^\n]*`).FindAll(gomod, -1)
+	if module == nil || goVersion == nil || len(requires) == 0 {
+		t.Fatal("go.mod has no module, go or require line")
 	}
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	files["go.sum"] = string(sum)
+	dir := t.TempDir()
+	if err := os.Symlink(root, filepath.Join(dir, "f")); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"go.mod": "module s\n\ngo " + string(goVersion[1]) + "\n\n" +
+			"require " + string(module[1]) + " v0.0.0-00010101000000-000000000000\n\n" +
+			string(bytes.Join(requires, []byte("\n\n"))) + "\n\n" +
+			"replace " + string(module[1]) + " => ./f\n",
+		"go.sum":  string(sum),
+		"main.go": strings.ReplaceAll(scaffoldMain, "MODULE", string(module[1])),
+	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -225,9 +340,7 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	}
 	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "function"), ".")
 	cmd.Dir = dir
-	// The root module's go.sum covers its dependencies; -mod=mod lets go
-	// fill in the scaffold's indirect requirements as func's builder does.
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "GOWORK=off", "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scaffolded function does not build: %v\n%s", err, out)
 	}

@@ -266,13 +266,20 @@ func TestOneServicePerOperation(t *testing.T) {
 			if err != nil || len(selected) != 1 || selected[0].Name != op.Name {
 				t.Errorf("FUNCTION=%q selects %v (%v), want exactly %s", env["FUNCTION"], selected, err, op.Name)
 			}
-			dsn := DSNVariable(op.Domain)
-			cluster := DatabaseCluster(op.Domain)
-			if secrets[dsn] != AppSecret(cluster)+"/uri" {
-				t.Errorf("%s from %q, want secret %s key uri", dsn, secrets[dsn], AppSecret(cluster))
-			}
-			if !slices.Contains(clusters, cluster) {
-				t.Errorf("DSN secret of Postgres cluster %s, which postgres.yaml does not define", cluster)
+			if HasDatabase(op.Domain) {
+				dsn := DSNVariable(op.Domain)
+				cluster := DatabaseCluster(op.Domain)
+				if secrets[dsn] != AppSecret(cluster)+"/uri" {
+					t.Errorf("%s from %q, want secret %s key uri", dsn, secrets[dsn], AppSecret(cluster))
+				}
+				if !slices.Contains(clusters, cluster) {
+					t.Errorf("DSN secret of Postgres cluster %s, which postgres.yaml does not define", cluster)
+				}
+				if env["DB_MAX_CONNS"] != strconv.Itoa(ScalingFor(op).DBConns) {
+					t.Errorf("DB_MAX_CONNS=%q, want %d", env["DB_MAX_CONNS"], ScalingFor(op).DBConns)
+				}
+			} else if len(secrets) != 0 {
+				t.Errorf("domain %s has no database, yet the Service reads secrets %v", op.Domain, secrets)
 			}
 			if op.Domain == operation.Order {
 				for v, target := range map[string]string{"STOCK_URL": "stock-find", "PAYMENT_URL": "payment-find-user"} {
@@ -286,9 +293,6 @@ func TestOneServicePerOperation(t *testing.T) {
 			}
 			if env["LISTEN_ADDRESS"] != ":"+strconv.Itoa(ContainerPort) {
 				t.Errorf("LISTEN_ADDRESS=%q: the kubelet's liveness probe comes to the pod IP on port %d", env["LISTEN_ADDRESS"], ContainerPort)
-			}
-			if env["DB_MAX_CONNS"] != strconv.Itoa(ScalingFor(op).DBConns) {
-				t.Errorf("DB_MAX_CONNS=%q, want %d", env["DB_MAX_CONNS"], ScalingFor(op).DBConns)
 			}
 			if _, ok := env["K_SINK"]; ok {
 				t.Errorf("K_SINK set by hand; the SinkBinding injects it")
@@ -334,7 +338,7 @@ func TestOneServicePerOperation(t *testing.T) {
 // TestKustomizationsListEveryFile: a manifest that no kustomization lists is
 // never deployed; a listed file that is missing breaks the build.
 func TestKustomizationsListEveryFile(t *testing.T) {
-	for _, dir := range []string{"base", "platform", "observability", "overlays/gke"} {
+	for _, dir := range []string{"base", "platform", "observability", "overlays/gke", "overlays/bench", "loadtest"} {
 		t.Run(dir, func(t *testing.T) {
 			k := readKustomization(t, dir)
 			listed := map[string]bool{}

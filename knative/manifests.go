@@ -50,6 +50,9 @@ const (
 	SinkLabel   = "webshop.wdm/sink"
 	// LabelComponent marks the function pods (metrics scraping selects them).
 	LabelComponent = "webshop.wdm/component"
+	// PhaseLabel names the deploy phase of a resource; knative/deploy.sh
+	// applies one phase at a time with `kubectl apply -l`.
+	PhaseLabel = "webshop.wdm/phase"
 )
 
 // Tier groups operations that scale alike.
@@ -66,6 +69,10 @@ const (
 	TierAPI Tier = "api"
 	// TierBatch runs rarely: batch_init before a benchmark, the saga sweep once a minute.
 	TierBatch Tier = "batch"
+	// TierBackground is an event operation off the checkout path that no
+	// caller waits for (say, a dead-letter sink): it scales to zero in every
+	// overlay, since the broker's queue holds its events through a cold start.
+	TierBackground Tier = "background"
 )
 
 // Scaling is how Knative Serving runs one operation's Service.
@@ -124,12 +131,30 @@ var defaultAPIScaling = Scaling{Tier: TierAPI, MinScale: 0, MaxScale: 5, Target:
 	Why: "short single-row read or write holding one pooled DB connection for milliseconds; " +
 		"scales to zero here, the gke overlay keeps one warm for benchmarks."}
 
+// defaultEventScaling is every event operation not listed above.
+var defaultEventScaling = Scaling{Tier: TierBackground, MinScale: 0, MaxScale: 2, Target: 50, TimeoutSeconds: 30, DBConns: 2,
+	Why: "an event operation no caller waits for; scales to zero, the broker's queue holds its events through a cold start."}
+
 // ScalingFor returns how an operation's Service scales.
 func ScalingFor(op operation.Operation) Scaling {
 	if s, ok := scalingByOperation[op.Name]; ok {
 		return s
 	}
+	if op.Event() {
+		return defaultEventScaling
+	}
 	return defaultAPIScaling
+}
+
+// HasDatabase reports whether a domain's operations use a Postgres
+// database (the saga's is the order database); an operation of another
+// domain gets no DSN.
+func HasDatabase(d operation.Domain) bool {
+	switch d {
+	case operation.Order, operation.Stock, operation.Payment, operation.Saga:
+		return true
+	}
+	return false
 }
 
 // DatabaseCluster is the CloudNativePG cluster an operation's domain uses.
@@ -177,8 +202,12 @@ func Env(op operation.Operation) []EnvVar {
 		// container on localhost, but the kubelet's liveness probe and the
 		// Prometheus scrape come to the pod IP.
 		{Name: "LISTEN_ADDRESS", Value: fmt.Sprintf(":%d", ContainerPort)},
-		{Name: DSNVariable(op.Domain), Secret: AppSecret(DatabaseCluster(op.Domain)), SecretKey: "uri"},
-		{Name: "DB_MAX_CONNS", Value: strconv.Itoa(ScalingFor(op).DBConns)},
+	}
+	if HasDatabase(op.Domain) {
+		env = append(env,
+			EnvVar{Name: DSNVariable(op.Domain), Secret: AppSecret(DatabaseCluster(op.Domain)), SecretKey: "uri"},
+			EnvVar{Name: "DB_MAX_CONNS", Value: strconv.Itoa(ScalingFor(op).DBConns)},
+		)
 	}
 	if op.Domain == operation.Order {
 		// The order operations read prices and users over HTTP from the owning domain.
@@ -188,6 +217,22 @@ func Env(op operation.Operation) []EnvVar {
 		)
 	}
 	return env
+}
+
+// Admin reports whether an operation resets or bulk-loads a domain
+// (batch_init, or a route under /admin/). Such routes stay off the public
+// host: only the bench overlay routes them, because the course's load test
+// calls batch_init before it starts.
+func Admin(op operation.Operation) bool {
+	for _, route := range op.Routes {
+		_, path, _ := strings.Cut(route, " ")
+		for _, seg := range strings.Split(path, "/") {
+			if seg == "batch_init" || seg == "admin" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RouteRule sends one public path prefix to one Service.
@@ -220,12 +265,26 @@ var catchAllService = map[string]string{
 	"/payment/": operation.PaymentFindUser,
 }
 
-// RouteTables derives the path routing from the operations: public prefix
-// ("/stock/") -> rules, sorted by path prefix.
+// RouteTables derives the public path routing from the operations that are
+// not Admin: public prefix ("/stock/") -> rules, sorted by path prefix. An
+// admin path falls to its domain's catch-all rule and gets the API's 404.
 func RouteTables() (map[string][]RouteRule, error) {
+	return routeTables(func(op operation.Operation) bool { return !Admin(op) }, true)
+}
+
+// AdminRouteTables is the routing of the Admin operations alone (no
+// catch-alls), which the bench overlay adds to the public host.
+func AdminRouteTables() (map[string][]RouteRule, error) {
+	return routeTables(Admin, false)
+}
+
+func routeTables(include func(operation.Operation) bool, catchAll bool) (map[string][]RouteRule, error) {
 	tables := map[string][]RouteRule{}
 	owner := map[string]string{}
 	for _, op := range operation.All {
+		if !include(op) {
+			continue
+		}
 		for _, route := range op.Routes {
 			prefix := RoutePrefix(route)
 			if other, ok := owner[prefix]; ok {
@@ -240,11 +299,13 @@ func RouteTables() (map[string][]RouteRule, error) {
 		}
 	}
 	for public, rules := range tables {
-		svc, ok := catchAllService[public]
-		if !ok {
-			return nil, fmt.Errorf("no catch-all Service for %s", public)
+		if catchAll {
+			svc, ok := catchAllService[public]
+			if !ok {
+				return nil, fmt.Errorf("no catch-all Service for %s", public)
+			}
+			rules = append(rules, RouteRule{Prefix: strings.TrimSuffix(public, "/"), Service: svc, CatchAll: true})
 		}
-		rules = append(rules, RouteRule{Prefix: strings.TrimSuffix(public, "/"), Service: svc, CatchAll: true})
 		slices.SortFunc(rules, func(a, b RouteRule) int { return strings.Compare(a.Prefix, b.Prefix) })
 		tables[public] = rules
 	}
@@ -265,9 +326,14 @@ func Generated() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	admin, err := renderAdminRoutes()
+	if err != nil {
+		return nil, err
+	}
 	return map[string][]byte{
-		"base/services.yaml":   services,
-		"base/httproutes.yaml": routes,
+		"base/services.yaml":                   services,
+		"base/httproutes.yaml":                 routes,
+		"overlays/bench/admin-httproutes.yaml": admin,
 	}, nil
 }
 
@@ -339,11 +405,12 @@ spec:
               value: "{{.Value}}"
 {{- end}}
 {{- end}}
+          # No periodSeconds: setting it turns off Knative's aggressive
+          # startup probing, and every scale-from-zero would wait up to a period longer.
           readinessProbe:
             httpGet:
               path: {{.Readiness}}
               port: {{.Port}}
-            periodSeconds: 5
           livenessProbe:
             httpGet:
               path: {{.Liveness}}
@@ -397,7 +464,8 @@ type ruleView struct {
 	Host string
 }
 
-var routesTemplate = template.Must(template.New("routes").Parse(GeneratedHeader + `# Public path routing. Knative routes by host only, so each rule matches a
+// routesComment heads httproutes.yaml.
+const routesComment = `# Public path routing. Knative routes by host only, so each rule matches a
 # path prefix of the API, rewrites the Host to the owning Service's
 # cluster-local name and forwards to the Knative ingress
 # ({{.Ingress}}), which routes by that Host.
@@ -405,7 +473,18 @@ var routesTemplate = template.Must(template.New("routes").Parse(GeneratedHeader 
 # "/orders/removeItem/..."), the longest match wins, and each domain's
 # catch-all rule lets a function answer unknown paths with the API's JSON 404.
 # One HTTPRoute per domain keeps each under Gateway API's 16 rules.
-# Cross-namespace backend: see knative/platform/reference-grant.yaml.
+# Cross-namespace backend: see knative/platform/reference-grant.yaml.`
+
+// adminRoutesComment heads the bench overlay's admin-httproutes.yaml.
+const adminRoutesComment = `# The admin routes (batch_init) on the public host, for benchmarking only:
+# the course's load test creates its items, users and orders with them. The
+# gke overlay leaves them out, so strangers cannot reset the shop; the bench
+# overlay adds these HTTPRoutes, whose longer prefixes win over the domain
+# catch-all rules of httproutes.yaml. Ingress: {{.Ingress}}.`
+
+// routesTemplate renders HTTPRoutes, one per public prefix; .Labels are
+// extra labels on each.
+var routesTemplate = template.Must(template.New("routes").Parse(GeneratedHeader + `{{template "comment" .}}
 {{- range .Routes}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -415,6 +494,9 @@ metadata:
   namespace: {{.Namespace}}
   labels:
     app.kubernetes.io/part-of: webshop
+{{- range $key, $value := $.Labels}}
+    {{$key}}: {{$value}}
+{{- end}}
 spec:
   parentRefs:
     - name: {{.Gateway}}
@@ -443,6 +525,30 @@ func renderRoutes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return renderRouteTables(routesComment, nil, tables, RouteName)
+}
+
+// AdminRouteName is the bench overlay's HTTPRoute of a public prefix's admin
+// operations: "/stock/" -> "webshop-stock-admin".
+func AdminRouteName(public string) string { return RouteName(public) + "-admin" }
+
+func renderAdminRoutes() ([]byte, error) {
+	tables, err := AdminRouteTables()
+	if err != nil {
+		return nil, err
+	}
+	return renderRouteTables(adminRoutesComment, map[string]string{
+		"webshop.wdm/admin": `"true"`,
+		// The bench overlay cannot label these alone; base labels the rest.
+		PhaseLabel: "routing",
+	}, tables, AdminRouteName)
+}
+
+func renderRouteTables(comment string, labels map[string]string, tables map[string][]RouteRule, name func(string) string) ([]byte, error) {
+	tmpl, err := template.Must(routesTemplate.Clone()).New("comment").Parse(comment)
+	if err != nil {
+		return nil, err
+	}
 	publics := make([]string, 0, len(tables))
 	for p := range tables {
 		publics = append(publics, p)
@@ -450,7 +556,7 @@ func renderRoutes() ([]byte, error) {
 	slices.Sort(publics)
 	var views []routeView
 	for _, p := range publics {
-		v := routeView{Name: RouteName(p), Namespace: Namespace, Gateway: GatewayName,
+		v := routeView{Name: name(p), Namespace: Namespace, Gateway: GatewayName,
 			IngressService: IngressService, IngressNS: IngressNamespace}
 		for _, r := range tables[p] {
 			v.Rules = append(v.Rules, ruleView{RouteRule: r, Host: InternalHost(r.Service)})
@@ -459,10 +565,11 @@ func renderRoutes() ([]byte, error) {
 	}
 	data := struct {
 		Ingress string
+		Labels  map[string]string
 		Routes  []routeView
-	}{IngressService + "." + IngressNamespace, views}
+	}{IngressService + "." + IngressNamespace, labels, views}
 	var b bytes.Buffer
-	if err := routesTemplate.Execute(&b, data); err != nil {
+	if err := tmpl.ExecuteTemplate(&b, "routes", data); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
