@@ -116,8 +116,8 @@ var scalingByOperation = map[string]Scaling{
 	operation.PaymentRefund: {Tier: TierCompensation, MinScale: 0, MaxScale: 5, Target: 50, TimeoutSeconds: 30, DBConns: 4,
 		Why: "compensation after a failed checkout; scales to zero here, see stock-release."},
 	// Timeouts stay within Knative's default max-revision-timeout-seconds (600).
-	operation.SagaSweep: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 1, TimeoutSeconds: 300, DBConns: 2,
-		Why: "woken once a minute by the PingSource; one sweeper is enough and it may scale to zero between pings."},
+	operation.SagaSweep: {Tier: TierBackground, MinScale: 1, MaxScale: 1, Target: 1, TimeoutSeconds: 300, DBConns: 2,
+		Why: "runs the saga's re-drive ticker in-process (SAGA_SWEEP_INTERVAL, 2 s), so it stays warm: a lost reply is re-driven well before SAGA_DEADLINE; the PingSource is only the backstop; one sweeper is enough (sweeps may overlap safely)."},
 	operation.StockBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
 		Why: "called once before a benchmark; long-running bulk write, one instance, scale to zero afterwards."},
 	operation.PaymentBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
