@@ -34,6 +34,8 @@ type sagaShop struct {
 	orderURL, stockURL, paymentURL string
 	broker                         *eventtest.Broker
 	sagaEvents                     *saga.Events
+	stockEvents                    *stock.Events
+	paymentEvents                  *payment.Events
 	orderDB                        *pgxpool.Pool
 }
 
@@ -54,8 +56,10 @@ func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) 
 	go outcomes.Run(ctx)
 	sagaOpts := saga.Options{CheckoutTimeout: timeout, StallAfter: time.Millisecond, Deadline: time.Hour}
 	sagaEvents := saga.NewEvents(sagas, b, sagaOpts, log)
-	b.SubscribeAll(stock.NewEvents(stock.NewStore(stockDB), log).Operations())
-	b.SubscribeAll(payment.NewEvents(payment.NewStore(paymentDB), log).Operations())
+	stockEvents := stock.NewEvents(stock.NewStore(stockDB), log)
+	paymentEvents := payment.NewEvents(payment.NewStore(paymentDB), log)
+	b.SubscribeAll(stockEvents.Operations())
+	b.SubscribeAll(paymentEvents.Operations())
 	b.SubscribeAll(sagaEvents.Operations())
 
 	stockSrv := testserver.Serve(t, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
@@ -67,7 +71,7 @@ func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) 
 	orderOps[operation.OrderCheckout] = saga.NewCheckout(sagas, outcomes, b, sagaOpts, log)
 	orderSrv := testserver.Serve(t, orderOps)
 	return &sagaShop{orderURL: orderSrv.URL, stockURL: stockSrv.URL, paymentURL: paymentSrv.URL,
-		broker: b, sagaEvents: sagaEvents, orderDB: orderDB}
+		broker: b, sagaEvents: sagaEvents, stockEvents: stockEvents, paymentEvents: paymentEvents, orderDB: orderDB}
 }
 
 func migratedDSN(t *testing.T, dsn, domain string) *pgxpool.Pool {
@@ -300,4 +304,66 @@ func (s *sagaShop) count(t *testing.T, sql string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestLostReplyRedrivenToPaid loses the stock reply of a saga whose steps
+// both succeeded: the saga's own sweep ticker (not a ping) re-sends the
+// request well before the deadline, the participants answer from their
+// ledgers, and the saga ends paid with everything taken once.
+func TestLostReplyRedrivenToPaid(t *testing.T) {
+	s := newSagaShop(t, 10*time.Second)
+	item, user := s.item(t, 3, 5), s.user(t, 10)
+	o := s.order(t, user, map[string]int64{item: 1})
+
+	// Begin the saga by hand and deliver its request to both participants,
+	// but hand the saga only the payment's reply: the stock reply is lost.
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	sagas := saga.NewStore(s.orderDB)
+	b, err := sagas.Begin(ctx, o, saga.NewSagaID())
+	if err != nil || !b.Created {
+		t.Fatalf("Begin = %+v, %v", b, err)
+	}
+	req, err := saga.RequestedEvent(b.Saga)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.stockEvents.Reserve(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	debited, err := s.paymentEvents.Debit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.sagaEvents.OnReply(ctx, *debited); err != nil {
+		t.Fatal(err)
+	}
+
+	// The saga's ticker, as the saga-sweep process runs it.
+	sweeper := saga.NewEvents(sagas, s.broker, saga.Options{
+		StallAfter: 200 * time.Millisecond, SweepEvery: 100 * time.Millisecond, Deadline: time.Minute}, log)
+	sweepCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sweeper.RunSweeps(sweepCtx)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sg, err := sagas.Get(ctx, b.Saga.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sg.State.Status == saga.Paid {
+			break
+		}
+		if sg.State.Status != saga.Pending || time.Now().After(deadline) {
+			t.Fatalf("saga %v, want it re-driven to paid", sg.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st, cr := s.stockOf(t, item), s.creditOf(t, user); st != 4 || cr != 7 {
+		t.Errorf("stock %d credit %d, want 4 and 7 (taken once)", st, cr)
+	}
+	if got := must(t, "GET", s.orderURL+"/orders/find/"+o)["paid"]; got != true {
+		t.Errorf("order paid = %v", got)
+	}
 }
