@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/wdm-knative/webshop/functions/deadletter"
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/inspect"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/saga"
@@ -17,7 +19,7 @@ import (
 // w.ops, keyed by operation name; Start mounts each at the operation's
 // EventPath. The handlers have the Knative func CloudEvent signature;
 // eventhttp serves them the way the broker's dispatcher expects (binary
-// mode, reply in the response, 5xx to retry, 400 to dead-letter).
+// mode, reply in the response, 5xx to retry, 400 to refuse for good).
 func eventHandlers(_ context.Context, w *wiring) (map[string]http.Handler, error) {
 	handlers := map[string]eventhttp.Handler{}
 	add := func(ops map[string]eventhttp.Handler) {
@@ -40,11 +42,24 @@ func eventHandlers(_ context.Context, w *wiring) (map[string]http.Handler, error
 			opts.Metrics = metrics.NewSaga(w.registry)
 		}
 		add(saga.NewEvents(saga.NewStore(p), w.sink(), opts, w.log).Operations())
+		if selected(w.ops, "saga-sweep") {
+			// Where the sweep runs: the sagas it re-drives in vain are the stuck ones.
+			metrics.NewStuckSagas(w.registry, w.cfg.SagaStallAfter, func(ctx context.Context) (int, error) {
+				return inspect.CountStuck(ctx, p, w.cfg.SagaStallAfter)
+			})
+		}
+	}
+	if p := w.pool(operation.DeadLetter); p != nil && selected(w.ops, "dead-letter") {
+		store := deadletter.NewStore(p)
+		add(deadletter.NewEvents(store, w.cfg.DeadLetterRetention, metrics.NewDeadLetters(w.registry), w.log).Operations())
 	}
 	out := map[string]http.Handler{}
 	for _, op := range w.ops {
 		if h, ok := handlers[op.Name]; ok && op.Event() {
 			out[op.Name] = eventhttp.New(op.Name, h, w.log)
+			if op.Name == "dead-letter" {
+				out[op.Name] = deadletter.WithTrigger(out[op.Name])
+			}
 		}
 	}
 	return out, nil

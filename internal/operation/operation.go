@@ -19,7 +19,22 @@ const (
 	Stock   Domain = "stock"
 	Payment Domain = "payment"
 	Saga    Domain = "saga"
+	// DeadLetter keeps the events the broker gave up on. A domain of its
+	// own, so that locally it runs in a process of its own and storing a
+	// dead letter never competes with the checkout path; its table lives
+	// in the order database.
+	DeadLetter Domain = "dead-letter"
 )
+
+// Database is the database a domain's operations use: the saga keeps its
+// state beside the orders so that order status and saga state change in one
+// local transaction, and the dead letters need no database of their own.
+func (d Domain) Database() string {
+	if d == Saga || d == DeadLetter {
+		return string(Order)
+	}
+	return string(d)
+}
 
 // Operation is one deployable function: a Knative Service in a cluster, an
 // operation a local process serves.
@@ -98,6 +113,10 @@ var All = []Operation{
 		TypeStockReleased, TypePaymentRefunded,
 	}},
 	{Name: "saga-sweep", Domain: Saga, EventPath: "/events/saga-sweep", Consumes: []string{TypePing}},
+
+	// Every Trigger's deadLetterSink: stores what the broker gave up on.
+	// The ping drives its retention (pruning), not a delivery of its own.
+	{Name: "dead-letter", Domain: DeadLetter, EventPath: "/events/dead-letter", Consumes: []string{TypePing}},
 }
 
 // ByName finds an operation.
