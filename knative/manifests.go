@@ -111,6 +111,9 @@ var scalingByOperation = map[string]Scaling{
 	// Timeouts stay within Knative's default max-revision-timeout-seconds (600).
 	"saga-sweep": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 1, TimeoutSeconds: 300, DBConns: 2,
 		Why: "woken once a minute by the PingSource; one sweeper is enough and it may scale to zero between pings."},
+	"dead-letter": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 60, DBConns: 2,
+		Why: "every Trigger's deadLetterSink: failed events are rare and the broker holds them through a cold start; " +
+			"a Service of its own so that storing them never competes with the checkout path."},
 	"stock-batch-init": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
 		Why: "called once before a benchmark; long-running bulk write, one instance, scale to zero afterwards."},
 	"payment-batch-init": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
@@ -134,20 +137,10 @@ func ScalingFor(op operation.Operation) Scaling {
 
 // DatabaseCluster is the CloudNativePG cluster an operation's domain uses.
 // The saga lives in the order database.
-func DatabaseCluster(d operation.Domain) string {
-	if d == operation.Saga {
-		d = operation.Order
-	}
-	return string(d) + "-db"
-}
+func DatabaseCluster(d operation.Domain) string { return d.Database() + "-db" }
 
 // DSNVariable is the setting that carries the domain's DSN.
-func DSNVariable(d operation.Domain) string {
-	if d == operation.Saga {
-		d = operation.Order
-	}
-	return strings.ToUpper(string(d)) + "_DSN"
-}
+func DSNVariable(d operation.Domain) string { return strings.ToUpper(d.Database()) + "_DSN" }
 
 // AppSecret is the Secret CloudNativePG writes for a cluster's application
 // user; its "uri" key is a complete DSN pointing at the read-write service.
