@@ -88,6 +88,8 @@ type Stack struct {
 	pgSocket   string // the private Postgres's socket folder, removed on Stop
 	stopOnce   sync.Once
 	stopPing   context.CancelFunc
+	// endpointsFile is where Start wrote the stack's Endpoints; Stop removes it.
+	endpointsFile string
 }
 
 // Start runs a stack and returns once every component is ready. On error,
@@ -243,6 +245,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	ping := &pingSource{sink: fmt.Sprintf("http://127.0.0.1:%d/", brokerPort), interval: s.opts.PingInterval,
 		log: s.log, client: &http.Client{}}
 	go ping.run(pingCtx)
+	s.endpointsFile = filepath.Join(opts.Dir, EndpointsFile)
+	if err := writeEndpoints(s.endpointsFile, Endpoints{
+		GatewayURL: s.gatewayURL,
+		BrokerURL:  fmt.Sprintf("http://127.0.0.1:%d/", brokerPort),
+		OrderDSN:   s.DSN("order"), StockDSN: s.DSN("stock"), PaymentDSN: s.DSN("payment"),
+		PID: os.Getpid(),
+	}); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -400,6 +411,9 @@ func (s *Stack) Stop() {
 	s.stopOnce.Do(func() {
 		if s.stopPing != nil {
 			s.stopPing()
+		}
+		if s.endpointsFile != "" {
+			_ = os.Remove(s.endpointsFile)
 		}
 		s.sup.Stop()
 		if s.pgSocket != "" {

@@ -3,6 +3,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,7 +62,7 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 	}
 	defer st.Stop()
 
-	want := []string{Postgres, RabbitMQ, Broker, "stock", "payment", "order", "saga", Gateway}
+	want := []string{Postgres, RabbitMQ, Broker, "stock", "payment", "order", "saga", "dead-letter", Gateway}
 	got := st.Components()
 	if len(got) != len(want) {
 		t.Fatalf("components %v, want %v", got, want)
@@ -114,6 +115,26 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 		}
 		if !strings.Contains(gateway["ROUTES"], "stock-find="+stockURL) {
 			t.Errorf("ROUTES %q lacks stock-find=%s", gateway["ROUTES"], stockURL)
+		}
+	})
+
+	t.Run("endpoints file", func(t *testing.T) {
+		e, err := ReadEndpoints(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stock := environ(t, st.Pid("stock"))
+		checks := []struct{ name, got, want string }{
+			{"gateway", e.GatewayURL, st.GatewayURL()},
+			{"broker is K_SINK", e.BrokerURL, stock["K_SINK"]},
+			{"order DSN", e.OrderDSN, st.DSN("order")},
+			{"stock DSN", e.StockDSN, st.DSN("stock")},
+			{"payment DSN", e.PaymentDSN, st.DSN("payment")},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+			}
 		}
 	})
 
@@ -189,6 +210,9 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 				// Killed members may linger a moment as zombies until init reaps them.
 				waitGone(t, g, 2*time.Second)
 			}
+		}
+		if _, err := ReadEndpoints(dir); !errors.Is(err, ErrNoStack) {
+			t.Errorf("after Stop, ReadEndpoints = %v, want ErrNoStack", err)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "ports.json"))
 		if !strings.Contains(string(b), `"postgres":`+strconv.Itoa(portOf(st.PostgresAddr()))) {
