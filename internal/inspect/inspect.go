@@ -14,8 +14,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrNotFound is an order with no saga (never checked out, or unknown).
-var ErrNotFound = errors.New("no checkout saga for this order")
+// Errors of the reads.
+var (
+	// ErrUnknownOrder is an order id with no order.
+	ErrUnknownOrder = errors.New("unknown order")
+	// ErrNoSaga is an order with no saga: it was never checked out (or
+	// the id is unknown; OrderStatus tells which).
+	ErrNoSaga = errors.New("no checkout saga for this order")
+)
 
 // Querier is what inspect needs of Postgres: a *pgxpool.Pool or *pgx.Conn.
 type Querier interface {
@@ -78,8 +84,21 @@ func waitsFor(status, stock, payment string) []string {
 	return out
 }
 
+// OrderStatus returns an order's status, or ErrUnknownOrder.
+func OrderStatus(ctx context.Context, db Querier, orderID string) (string, error) {
+	var status string
+	err := db.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("order %q: %w", orderID, ErrUnknownOrder)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read order: %w", err)
+	}
+	return status, nil
+}
+
 // Sagas returns the sagas of an order, newest first (a failed checkout may
-// be retried, which starts a new saga), or ErrNotFound.
+// be retried, which starts a new saga), or ErrNoSaga.
 func Sagas(ctx context.Context, db Querier, orderID string) ([]Saga, error) {
 	rows, err := db.Query(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE order_id = $1 ORDER BY created_at DESC`, orderID)
 	if err != nil {
@@ -90,7 +109,7 @@ func Sagas(ctx context.Context, db Querier, orderID string) ([]Saga, error) {
 		return nil, fmt.Errorf("read sagas: %w", err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("order %q: %w", orderID, ErrNotFound)
+		return nil, fmt.Errorf("order %q: %w", orderID, ErrNoSaga)
 	}
 	return out, nil
 }
