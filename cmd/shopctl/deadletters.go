@@ -31,18 +31,12 @@ func deadLettersList(ctx context.Context, args []string, out io.Writer) error {
 	if len(pos) != 0 || *limit < 1 {
 		return fmt.Errorf("%w: deadletters list takes no arguments and --limit >= 1", errUsage)
 	}
-	s, err := loadSettings()
+	ss, err := openSession(ctx, nil)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	conn, err := s.database(ctx, "order")
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	letters, err := deadletter.NewStore(conn).List(ctx, *limit)
+	defer ss.close()
+	letters, err := deadletter.NewStore(ss.order).List(ss.ctx, *limit)
 	if err != nil {
 		return err
 	}
@@ -95,21 +89,18 @@ func deadLettersReplay(ctx context.Context, args []string, out io.Writer) error 
 	default:
 		return fmt.Errorf("%w: deadletters replay takes one ID or --all", errUsage)
 	}
-	s, err := loadSettings()
+	ss, err := openSession(ctx, func(s settings) error {
+		if u, err := url.Parse(s.Sink); s.Sink == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: K_SINK (the broker ingress) must be an http(s) URL to replay, got %q (settings from %s)", errUsage, s.Sink, s.from)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if u, err := url.Parse(s.Sink); s.Sink == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: K_SINK (the broker ingress) must be an http(s) URL to replay, got %q (settings from %s)", errUsage, s.Sink, s.from)
-	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	conn, err := s.database(ctx, "order")
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	store := deadletter.NewStore(conn)
+	defer ss.close()
+	ctx = ss.ctx
+	store := deadletter.NewStore(ss.order)
 
 	var letters []deadletter.Letter
 	if *all {
@@ -133,7 +124,7 @@ func deadLettersReplay(ctx context.Context, args []string, out io.Writer) error 
 		}
 	}
 
-	sender := eventhttp.Sender{URL: s.Sink, Client: &http.Client{Timeout: 10 * time.Second}}
+	sender := eventhttp.Sender{URL: ss.Sink, Client: &http.Client{Timeout: 10 * time.Second}}
 	report := make([]replayed, 0, len(letters))
 	var failed int
 	for i, l := range letters {

@@ -37,17 +37,12 @@ func sagaShow(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: malformed order id %q: %w", errUsage, pos[0], err)
 	}
-	s, err := loadSettings()
+	ss, err := openSession(ctx, nil)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	orders, err := s.database(ctx, "order")
-	if err != nil {
-		return err
-	}
-	defer orders.Close(context.WithoutCancel(ctx))
+	defer ss.close()
+	ctx, orders := ss.ctx, ss.order
 
 	r := sagaReport{OrderID: orderID}
 	r.OrderStatus, err = inspect.OrderStatus(ctx, orders, orderID)
@@ -70,12 +65,12 @@ func sagaShow(ctx context.Context, args []string, out io.Writer) error {
 	for i, sg := range r.Sagas {
 		ids[i] = sg.ID
 	}
-	if r.StockLedger, err = readLedger(ctx, s, "stock", func(c *pgx.Conn) ([]inspect.StockEntry, error) {
+	if r.StockLedger, err = readLedger(ctx, ss.settings, "stock", func(c *pgx.Conn) ([]inspect.StockEntry, error) {
 		return inspect.StockLedger(ctx, c, ids)
 	}); err != nil {
 		return err
 	}
-	if r.PaymentLedger, err = readLedger(ctx, s, "payment", func(c *pgx.Conn) ([]inspect.PaymentEntry, error) {
+	if r.PaymentLedger, err = readLedger(ctx, ss.settings, "payment", func(c *pgx.Conn) ([]inspect.PaymentEntry, error) {
 		return inspect.PaymentLedger(ctx, c, ids)
 	}); err != nil {
 		return err
@@ -160,18 +155,12 @@ func sagaStuck(ctx context.Context, args []string, out io.Writer) error {
 	if *olderThan < 0 || *limit < 1 {
 		return fmt.Errorf("%w: --older-than must be >= 0 and --limit >= 1", errUsage)
 	}
-	s, err := loadSettings()
+	ss, err := openSession(ctx, nil)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	orders, err := s.database(ctx, "order")
-	if err != nil {
-		return err
-	}
-	defer orders.Close(context.WithoutCancel(ctx))
-	stuck, err := inspect.Stuck(ctx, orders, *olderThan, *limit)
+	defer ss.close()
+	stuck, err := inspect.Stuck(ss.ctx, ss.order, *olderThan, *limit)
 	if err != nil {
 		return err
 	}

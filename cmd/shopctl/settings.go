@@ -148,3 +148,39 @@ func (f flags) parse(args []string) ([]string, error) {
 func (s settings) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.Timeout)
 }
+
+// session is what a command works with: its settings, its deadline and a
+// connection to the order database (where sagas and dead letters live).
+type session struct {
+	settings
+	ctx    context.Context
+	order  *pgx.Conn
+	cancel context.CancelFunc
+}
+
+// openSession loads the settings, runs check on them (nil: none) before
+// anything connects, and connects to the order database.
+func openSession(ctx context.Context, check func(settings) error) (*session, error) {
+	s, err := loadSettings()
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(s); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	conn, err := s.database(ctx, "order")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &session{settings: s, ctx: ctx, order: conn, cancel: cancel}, nil
+}
+
+// close releases the connection and the deadline.
+func (ss *session) close() {
+	_ = ss.order.Close(context.WithoutCancel(ss.ctx))
+	ss.cancel()
+}
