@@ -131,9 +131,8 @@ func Stuck(ctx context.Context, db Querier, olderThan time.Duration, limit int) 
 	return out, nil
 }
 
-// CountStuck counts what Stuck would list (without a limit). The running
-// sagas are few and indexed (sagas_running_by_update), so a scrape can
-// afford it.
+// CountStuck counts what Stuck would list (without a limit), for the
+// stuck-saga gauge: it runs once per scrape, never on the checkout path.
 func CountStuck(ctx context.Context, db Querier, olderThan time.Duration) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `SELECT count(*) FROM sagas
