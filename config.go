@@ -12,6 +12,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/saga"
 )
 
 // Config is every setting of a function process, read once from the
@@ -39,15 +40,19 @@ type Config struct {
 	// Sink is the broker ingress (Knative's SinkBinding injects K_SINK).
 	Sink string `envconfig:"K_SINK"`
 
-	// CheckoutTimeout is how long a checkout waits for its saga's outcome
-	// before answering 503 (the saga goes on; a retry joins it).
-	CheckoutTimeout time.Duration `envconfig:"CHECKOUT_TIMEOUT" default:"30s"`
+	// The saga's settings; unset, saga.DefaultOptions applies (their one
+	// home). CheckoutTimeout is how long a checkout waits for its saga's
+	// outcome before answering 503 (the saga goes on; a retry joins it).
+	CheckoutTimeout time.Duration `envconfig:"CHECKOUT_TIMEOUT"`
 	// SagaStallAfter is how long a running saga may go unchanged before the
 	// recovery sweep re-sends what it waits for.
-	SagaStallAfter time.Duration `envconfig:"SAGA_STALL_AFTER" default:"5s"`
+	SagaStallAfter time.Duration `envconfig:"SAGA_STALL_AFTER"`
 	// SagaDeadline is how long a saga may stay pending (no rejection, not
 	// yet paid) before the sweep decides it failed and compensates.
-	SagaDeadline time.Duration `envconfig:"SAGA_DEADLINE" default:"30s"`
+	SagaDeadline time.Duration `envconfig:"SAGA_DEADLINE"`
+	// SagaSweepInterval is the period of the sweep inside the process
+	// serving saga-sweep (the PingSource is only its backstop).
+	SagaSweepInterval time.Duration `envconfig:"SAGA_SWEEP_INTERVAL"`
 	// DeadLetterRetention is how long the dead-letter operation keeps a
 	// dead letter; older ones are pruned on its PingSource ticks.
 	DeadLetterRetention time.Duration `envconfig:"DEAD_LETTER_RETENTION" default:"168h"`
@@ -102,15 +107,15 @@ func (c Config) operations() ([]operation.Operation, error) {
 			errs = append(errs, fmt.Errorf("settings: %s: %w", name, err))
 		}
 	}
-	if selected(ops, "order-add-item") {
-		errs = append(errs, checkURL("STOCK_URL", c.StockURL, "order-add-item"))
+	if selected(ops, operation.OrderAddItem) {
+		errs = append(errs, checkURL("STOCK_URL", c.StockURL, operation.OrderAddItem))
 	}
-	if selected(ops, "order-create") {
-		errs = append(errs, checkURL("PAYMENT_URL", c.PaymentURL, "order-create"))
+	if selected(ops, operation.OrderCreate) {
+		errs = append(errs, checkURL("PAYMENT_URL", c.PaymentURL, operation.OrderCreate))
 	}
 	// The checkout sends checkout.requested and the sweep re-sends events
 	// themselves; the other event operations only reply.
-	for _, op := range []string{"order-checkout", "saga-sweep"} {
+	for _, op := range []string{operation.OrderCheckout, operation.SagaSweep} {
 		if selected(ops, op) {
 			errs = append(errs, checkURL("K_SINK", c.Sink, op))
 		}
@@ -119,6 +124,12 @@ func (c Config) operations() ([]operation.Operation, error) {
 		return nil, err
 	}
 	return ops, nil
+}
+
+// sagaOptions are the saga's settings among c.
+func (c Config) sagaOptions() saga.Options {
+	return saga.Options{CheckoutTimeout: c.CheckoutTimeout, StallAfter: c.SagaStallAfter,
+		Deadline: c.SagaDeadline, SweepEvery: c.SagaSweepInterval}
 }
 
 // dsn is the setting name and value of a database's DSN.

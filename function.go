@@ -19,9 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
-	"github.com/wdm-knative/webshop/functions/order"
-	"github.com/wdm-knative/webshop/functions/payment"
-	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
@@ -142,89 +139,6 @@ func openPool(ctx context.Context, dsn string, cfg Config, db string) (*pgxpool.
 		return nil, fmt.Errorf("%s database: %w", db, err)
 	}
 	return pool, nil
-}
-
-// route mounts every selected operation: HTTP routes from the domain
-// packages, the checkout and the event operations from events.go, each
-// counted and timed under its operation name; and GET /metrics, on the
-// port Knative sends requests to and Prometheus scrapes.
-func route(ctx context.Context, w *wiring) (*api.Router, error) {
-	handlers := map[string]http.Handler{}
-	if p := w.pools["stock"]; p != nil {
-		merge(handlers, stock.NewHandlers(stock.NewStore(p), w.log).Operations())
-	}
-	if p := w.pools["payment"]; p != nil {
-		merge(handlers, payment.NewHandlers(payment.NewStore(p), w.log).Operations())
-	}
-	if p := w.pools["order"]; p != nil {
-		var (
-			prices order.Prices
-			users  order.Users
-		)
-		if w.cfg.StockURL != "" {
-			prices = order.NewStockClient(w.cfg.StockURL, w.client)
-		}
-		if w.cfg.PaymentURL != "" {
-			users = order.NewPaymentClient(w.cfg.PaymentURL, w.client)
-		}
-		merge(handlers, order.NewHandlers(order.NewStore(p), prices, users, w.log).Operations())
-	}
-	if selected(w.ops, "order-checkout") {
-		h, err := checkoutHandler(ctx, w)
-		if err != nil {
-			return nil, fmt.Errorf("order-checkout: %w", err)
-		}
-		handlers["order-checkout"] = h
-	}
-
-	rt := api.NewRouter()
-	if err := rt.Mount(w.ops, instrument(w, handlers)); err != nil {
-		return nil, err
-	}
-	events, err := eventHandlers(ctx, w)
-	if err != nil {
-		return nil, err
-	}
-	if err := mountEvents(rt, w.ops, instrument(w, events)); err != nil {
-		return nil, err
-	}
-	rt.Handle("GET /metrics", metrics.Handler(w.registry))
-	return rt, nil
-}
-
-// instrument wraps the handler of each selected operation in handlers with
-// its request metrics. Only selected ones: the domain packages return
-// handlers for all their operations, and wrapping one exports its series.
-func instrument(w *wiring, handlers map[string]http.Handler) map[string]http.Handler {
-	for _, op := range w.ops {
-		if h, ok := handlers[op.Name]; ok {
-			handlers[op.Name] = w.requests.Wrap(op.Name, h)
-		}
-	}
-	return handlers
-}
-
-// mountEvents serves each selected event operation at its EventPath (the
-// Trigger's subscriber uri). A selected event operation without a handler
-// fails: a Service that silently 404s every delivery would dead-letter them.
-func mountEvents(rt *api.Router, ops []operation.Operation, handlers map[string]http.Handler) error {
-	for _, op := range ops {
-		if !op.Event() {
-			continue
-		}
-		h, ok := handlers[op.Name]
-		if !ok {
-			return fmt.Errorf("event operation %s has no handler (wired in events.go)", op.Name)
-		}
-		rt.Handle("POST "+op.EventPath, h)
-	}
-	return nil
-}
-
-func merge(dst, src map[string]http.Handler) {
-	for k, v := range src {
-		dst[k] = v
-	}
 }
 
 // Handle serves one request with the selected operations.

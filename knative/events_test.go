@@ -162,11 +162,11 @@ func TestTriggers(t *testing.T) {
 	}
 }
 
-// eventTypeConstants reads the Type* constants of internal/operation: every
+// eventTypeConstants reads the Type* constants of schemas: every
 // CloudEvent type the code names.
 func eventTypeConstants(t *testing.T) map[string]string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../internal/operation/operation.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "../schemas/types.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func eventTypeConstants(t *testing.T) map[string]string {
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("found no Type* constants in internal/operation")
+		t.Fatal("found no Type* constants in schemas")
 	}
 	return out
 }

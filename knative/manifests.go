@@ -92,33 +92,33 @@ type Scaling struct {
 // scalingByOperation holds the operations that do not scale like the default
 // of their kind (see ScalingFor). A test checks every key is an operation.
 var scalingByOperation = map[string]Scaling{
-	"order-checkout": {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 200, TimeoutSeconds: 120, DBConns: 8,
+	operation.OrderCheckout: {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 200, TimeoutSeconds: 120, DBConns: 8,
 		Why: "the checkout answers only when its saga is decided, so a request mostly waits on a NOTIFY " +
 			"(no DB connection held): a high concurrency target. One warm instance because a checkout " +
 			"crosses four Services in sequence and each cold start (pod start + Go start + DB pool) would add seconds to it."},
-	"stock-reserve": {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 50, TimeoutSeconds: 30, DBConns: 8,
+	operation.StockReserve: {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 50, TimeoutSeconds: 30, DBConns: 8,
 		Why: "first hop of every checkout (checkout.requested); kept warm for the same reason as order-checkout."},
-	"payment-debit": {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 50, TimeoutSeconds: 30, DBConns: 8,
+	operation.PaymentDebit: {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 50, TimeoutSeconds: 30, DBConns: 8,
 		Why: "first hop of every checkout (checkout.requested); kept warm for the same reason as order-checkout."},
-	"saga-step": {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 50, TimeoutSeconds: 30, DBConns: 8,
+	operation.SagaStep: {Tier: TierCheckout, MinScale: 1, MaxScale: 10, Target: 50, TimeoutSeconds: 30, DBConns: 8,
 		Why: "takes every stock/payment reply and decides the saga; kept warm because the waiting checkout needs it."},
-	"stock-release": {Tier: TierCompensation, MinScale: 0, MaxScale: 5, Target: 50, TimeoutSeconds: 30, DBConns: 4,
+	operation.StockRelease: {Tier: TierCompensation, MinScale: 0, MaxScale: 5, Target: 50, TimeoutSeconds: 30, DBConns: 4,
 		Why: "compensation after a failed checkout: rarer than the happy path, so it may scale to zero here " +
 			"(the broker's queue holds the event through a cold start); the gke overlay keeps one warm because " +
 			"the failed checkout's 400 waits for it."},
-	"payment-refund": {Tier: TierCompensation, MinScale: 0, MaxScale: 5, Target: 50, TimeoutSeconds: 30, DBConns: 4,
+	operation.PaymentRefund: {Tier: TierCompensation, MinScale: 0, MaxScale: 5, Target: 50, TimeoutSeconds: 30, DBConns: 4,
 		Why: "compensation after a failed checkout; scales to zero here, see stock-release."},
 	// Timeouts stay within Knative's default max-revision-timeout-seconds (600).
-	"saga-sweep": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 1, TimeoutSeconds: 300, DBConns: 2,
+	operation.SagaSweep: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 1, TimeoutSeconds: 300, DBConns: 2,
 		Why: "woken once a minute by the PingSource; one sweeper is enough and it may scale to zero between pings."},
-	"dead-letter": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 60, DBConns: 2,
+	operation.DeadLetter: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 60, DBConns: 2,
 		Why: "every Trigger's deadLetterSink: failed events are rare and the broker holds them through a cold start; " +
 			"a Service of its own so that storing them never competes with the checkout path."},
-	"stock-batch-init": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
+	operation.StockBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
 		Why: "called once before a benchmark; long-running bulk write, one instance, scale to zero afterwards."},
-	"payment-batch-init": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
+	operation.PaymentBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
 		Why: "called once before a benchmark; long-running bulk write, one instance, scale to zero afterwards."},
-	"order-batch-init": {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
+	operation.OrderBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
 		Why: "called once before a benchmark; long-running bulk write, one instance, scale to zero afterwards."},
 }
 
@@ -176,8 +176,8 @@ func Env(op operation.Operation) []EnvVar {
 	if op.Domain == operation.Order {
 		// The order operations read prices and users over HTTP from the owning domain.
 		env = append(env,
-			EnvVar{Name: "STOCK_URL", Value: InternalURL("stock-find")},
-			EnvVar{Name: "PAYMENT_URL", Value: InternalURL("payment-find-user")},
+			EnvVar{Name: "STOCK_URL", Value: InternalURL(operation.StockFind)},
+			EnvVar{Name: "PAYMENT_URL", Value: InternalURL(operation.PaymentFindUser)},
 		)
 	}
 	return env
@@ -208,9 +208,9 @@ func RoutePrefix(route string) string {
 
 // catchAllService answers unknown paths under a public prefix.
 var catchAllService = map[string]string{
-	"/orders/":  "order-find",
-	"/stock/":   "stock-find",
-	"/payment/": "payment-find-user",
+	"/orders/":  operation.OrderFind,
+	"/stock/":   operation.StockFind,
+	"/payment/": operation.PaymentFindUser,
 }
 
 // RouteTables derives the path routing from the operations: public prefix

@@ -19,8 +19,14 @@ type Sender interface {
 	Send(ctx context.Context, e event.Event) error
 }
 
-// Options tune the recovery sweep and say where saga-step reports outcomes.
+// Options tune the checkout's wait and the recovery sweep, and say where
+// saga-step reports outcomes. A zero field takes its value from
+// DefaultOptions, the one home of these defaults (the function's settings
+// leave them zero unless set).
 type Options struct {
+	// CheckoutTimeout bounds how long a checkout waits for its saga before
+	// answering 503 (the saga goes on; a retry joins it).
+	CheckoutTimeout time.Duration
 	// StallAfter is how long a running saga may go without a change before
 	// the sweep re-sends what it waits for.
 	StallAfter time.Duration
@@ -28,14 +34,39 @@ type Options struct {
 	// up on it and compensates (tombstones make that safe even if the
 	// replies are merely late).
 	Deadline time.Duration
-	// Batch is how many sagas one sweep transaction handles.
+	// SweepEvery is the period of the in-process sweep (RunSweeps).
+	SweepEvery time.Duration
+	// Batch is how many sagas one sweep statement claims.
 	Batch int
 	// Metrics counts the sagas saga-step decides (nil: not counted).
 	Metrics *metrics.Saga
 }
 
-// DefaultOptions are the sweep settings used when none are given.
-var DefaultOptions = Options{StallAfter: 5 * time.Second, Deadline: 30 * time.Second, Batch: 200}
+// DefaultOptions are the values of the Options fields left zero.
+var DefaultOptions = Options{
+	CheckoutTimeout: 30 * time.Second,
+	StallAfter:      5 * time.Second,
+	Deadline:        30 * time.Second,
+	SweepEvery:      2 * time.Second,
+	Batch:           200,
+}
+
+// withDefaults fills the zero fields of o from DefaultOptions.
+func (o Options) withDefaults() Options {
+	set := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set(&o.CheckoutTimeout, DefaultOptions.CheckoutTimeout)
+	set(&o.StallAfter, DefaultOptions.StallAfter)
+	set(&o.Deadline, DefaultOptions.Deadline)
+	set(&o.SweepEvery, DefaultOptions.SweepEvery)
+	if o.Batch <= 0 {
+		o.Batch = DefaultOptions.Batch
+	}
+	return o
+}
 
 // Events serves the saga's CloudEvent operations: saga-step (the
 // participants' replies) and saga-sweep (the PingSource's tick).
@@ -48,23 +79,14 @@ type Events struct {
 
 // NewEvents returns the saga's event handlers; sink is used by the sweep.
 func NewEvents(store *Store, sink Sender, opts Options, log *slog.Logger) *Events {
-	if opts.StallAfter <= 0 {
-		opts.StallAfter = DefaultOptions.StallAfter
-	}
-	if opts.Deadline <= 0 {
-		opts.Deadline = DefaultOptions.Deadline
-	}
-	if opts.Batch <= 0 {
-		opts.Batch = DefaultOptions.Batch
-	}
-	return &Events{store: store, sink: sink, opts: opts, log: log}
+	return &Events{store: store, sink: sink, opts: opts.withDefaults(), log: log}
 }
 
 // Operations maps each saga event operation's name to its handler.
 func (h *Events) Operations() map[string]eventhttp.Handler {
 	return map[string]eventhttp.Handler{
-		"saga-step":  h.Step,
-		"saga-sweep": h.Sweep,
+		operation.SagaStep:  h.OnReply,
+		operation.SagaSweep: h.OnPing,
 	}
 }
 
@@ -75,7 +97,7 @@ func RequestedEvent(sg Saga) (event.Event, error) {
 	for i, it := range sg.Items {
 		items[i] = schemas.Item{ItemID: it.ItemID, Quantity: it.Quantity}
 	}
-	return schemas.New(schemas.RequestedID(sg.ID), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+	return schemas.New(schemas.RequestedID(sg.ID), schemas.Source(operation.OrderCheckout), schemas.TypeCheckoutRequested,
 		schemas.CheckoutRequested{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Items: items, TotalCost: sg.TotalCost})
 }
 
@@ -86,7 +108,7 @@ func CompensateEvent(sg Saga) (event.Event, error) {
 	if reason == "" {
 		reason = schemas.ReasonDeadline
 	}
-	return schemas.New(schemas.CompensateID(sg.ID), schemas.Source("saga"), operation.TypeCheckoutCompensate,
+	return schemas.New(schemas.CompensateID(sg.ID), schemas.Source("saga"), schemas.TypeCheckoutCompensate,
 		schemas.CheckoutCompensate{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason})
 }
 

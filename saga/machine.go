@@ -129,7 +129,7 @@ type Decision struct {
 // Changed reports whether the decision alters the stored saga.
 func (d Decision) Changed(from State) bool { return d.Next != from }
 
-// Apply is the transition function. It is total: any input in any state has
+// Transition is the transition function. It is total: any input in any state has
 // an answer, because the broker delivers at least once and in no order.
 //
 //   - Final states absorb everything (duplicates, late replies).
@@ -144,7 +144,7 @@ func (d Decision) Changed(from State) bool { return d.Next != from }
 //     publishing it gets it again on redelivery; a first rejection from the
 //     other participant emits nothing (the compensation is already on its
 //     way to both). Both steps Returned means Failed.
-func Apply(s State, in Input) Decision {
+func Transition(s State, in Input) Decision {
 	d := Decision{Next: s}
 	if s.Status.Final() {
 		return d

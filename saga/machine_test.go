@@ -10,7 +10,7 @@ func st(status Status, stock, payment Step) State {
 }
 
 // TestApplyTable is the transition table, case by case.
-func TestApplyTable(t *testing.T) {
+func TestTransitionTable(t *testing.T) {
 	cases := []struct {
 		name  string
 		from  State
@@ -44,9 +44,9 @@ func TestApplyTable(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := Apply(c.from, c.in)
+			d := Transition(c.from, c.in)
 			if d.Next != c.want || d.Emit != c.emit || d.Order != c.order {
-				t.Errorf("Apply(%v, %v) = %v emit=%v order=%v; want %v emit=%v order=%v",
+				t.Errorf("Transition(%v, %v) = %v emit=%v order=%v; want %v emit=%v order=%v",
 					c.from, c.in, d.Next, d.Emit, d.Order, c.want, c.emit, c.order)
 			}
 		})
@@ -76,7 +76,7 @@ func TestAwaiting(t *testing.T) {
 // TestApplyEverySequence feeds every sequence of up to maxLen inputs
 // (duplicates, any order, inputs that cannot happen) and checks the
 // machine's invariants after each step.
-func TestApplyEverySequence(t *testing.T) {
+func TestTransitionEverySequence(t *testing.T) {
 	const maxLen = 7
 	var seqs int
 	var walk func(s State, path []Input, compensates int)
@@ -86,7 +86,7 @@ func TestApplyEverySequence(t *testing.T) {
 			return
 		}
 		for _, in := range Inputs {
-			d := Apply(s, in)
+			d := Transition(s, in)
 			p := append(path[:len(path):len(path)], in)
 			checkStep(t, p, s, in, d)
 			n := compensates

@@ -63,7 +63,7 @@ type world struct {
 func (w *world) send(m msg) { w.msgs[m] = due }
 
 func (w *world) apply(in Input) {
-	d := Apply(w.saga, in)
+	d := Transition(w.saga, in)
 	w.saga = d.Next
 	if d.Emit == EmitCompensate {
 		w.send(compStock)

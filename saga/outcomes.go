@@ -44,32 +44,67 @@ func NewOutcomes(dsn string, store *Store, log *slog.Logger) *Outcomes {
 	return &Outcomes{dsn: dsn, store: store, log: log, waiters: map[string]map[chan Outcome]struct{}{}}
 }
 
-// Wait blocks until the saga is paid or failed, or ctx ends.
-func (o *Outcomes) Wait(ctx context.Context, sagaID string) (Outcome, error) {
-	ch := make(chan Outcome, 1)
-	o.add(sagaID, ch)
-	defer o.remove(sagaID, ch)
+// Watch is one caller's interest in a saga's outcome. Registered before the
+// saga can be decided (before its first event is sent), it needs no read to
+// learn of a decision made earlier: there is none.
+type Watch struct {
+	o  *Outcomes
+	id string
+	ch chan Outcome
+}
 
-	// Registered first, read second: a decision between the two is
-	// either in the read or in a notification to ch.
+// Watch registers interest in the outcome of the saga id; Close it when done.
+func (o *Outcomes) Watch(id string) *Watch {
+	w := &Watch{o: o, id: id, ch: make(chan Outcome, 1)}
+	o.add(id, w.ch)
+	return w
+}
+
+// Close unregisters the watch.
+func (w *Watch) Close() { w.o.remove(w.id, w.ch) }
+
+// Wait blocks until the saga is paid or failed, or ctx ends. Now and then it
+// reads the saga, a safety net for a notification lost in a way the
+// listener cannot see.
+func (w *Watch) Wait(ctx context.Context) (Outcome, error) {
 	tick := time.NewTicker(waiterRecheck)
 	defer tick.Stop()
 	for {
-		out, err := o.store.Outcomes(ctx, []string{sagaID})
-		if err == nil && len(out) == 1 {
-			return out[0], nil
-		}
-		if err != nil && ctx.Err() == nil {
-			o.log.Warn("read saga outcome", "saga", sagaID, "err", err)
-		}
 		select {
-		case out := <-ch:
+		case out := <-w.ch:
 			return out, nil
 		case <-ctx.Done():
 			return Outcome{}, ctx.Err()
 		case <-tick.C:
+			if out, ok := w.read(ctx); ok {
+				return out, nil
+			}
 		}
 	}
+}
+
+// read looks the saga's outcome up in the database.
+func (w *Watch) read(ctx context.Context) (Outcome, bool) {
+	out, err := w.o.store.Outcomes(ctx, []string{w.id})
+	if err != nil && ctx.Err() == nil {
+		w.o.log.Warn("read saga outcome", "saga", w.id, "err", err)
+	}
+	if err != nil || len(out) != 1 {
+		return Outcome{}, false
+	}
+	return out[0], true
+}
+
+// Wait blocks until the saga id, which may have been decided already, is
+// paid or failed, or ctx ends: registered first, read second, so a decision
+// between the two is either in the read or in a notification.
+func (o *Outcomes) Wait(ctx context.Context, id string) (Outcome, error) {
+	w := o.Watch(id)
+	defer w.Close()
+	if out, ok := w.read(ctx); ok {
+		return out, nil
+	}
+	return w.Wait(ctx)
 }
 
 func (o *Outcomes) add(id string, ch chan Outcome) {

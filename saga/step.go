@@ -4,18 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
 
-// Step handles a participant's reply (operation saga-step): it moves the
-// saga and its order in one transaction and answers checkout.compensate when
+// OnReply handles a participant's reply (operation saga-step): it moves the
+// saga and its order in one statement and answers checkout.compensate when
 // the saga decides (or re-decides) to compensate.
-func (h *Events) Step(ctx context.Context, in event.Event) (*event.Event, error) {
+func (h *Events) OnReply(ctx context.Context, in event.Event) (*event.Event, error) {
 	data, err := schemas.Decode(in)
 	if err != nil {
 		return nil, eventhttp.Permanent(err)
@@ -24,10 +27,10 @@ func (h *Events) Step(ctx context.Context, in event.Event) (*event.Event, error)
 	if !ok {
 		return nil, eventhttp.Permanent(fmt.Errorf("saga-step does not take %s", in.Type()))
 	}
-	sg, d, err := h.store.Apply(ctx, data.Saga(), input, reason)
+	sg, d, err := h.store.Advance(ctx, data.Saga(), input, reason)
 	if errors.Is(err, ErrSagaNotFound) {
 		// Sagas commit before their first event is sent, so this reply
-		// belongs to no saga of this database: dead-letter it.
+		// belongs to no saga of this database: refuse it for good.
 		return nil, eventhttp.Permanent(err)
 	}
 	if err != nil {
@@ -40,9 +43,12 @@ func (h *Events) Step(ctx context.Context, in event.Event) (*event.Event, error)
 		// created_at (Postgres) and this process may differ slightly.
 		h.opts.Metrics.Decided(string(sg.State.Status), time.Since(sg.CreatedAt))
 	}
-	// Debug, not Info: one line per reply is too much at benchmark load.
-	h.log.Debug("saga step", "saga", sg.ID, "order", sg.OrderID, "input", input.String(),
-		"state", sg.State.String(), "emit", d.Emit.String(), "reason", sg.Reason)
+	// Debug, not Info: one line per reply is too much at benchmark load;
+	// and checked first, so no attribute is formatted when it is off.
+	if h.log.Enabled(ctx, slog.LevelDebug) {
+		h.log.Debug("saga step", "saga", sg.ID, "order", sg.OrderID, "input", input.String(),
+			"state", sg.State.String(), "emit", d.Emit.String(), "reason", sg.Reason)
+	}
 	return emitted(sg, d.Emit)
 }
 
@@ -65,47 +71,39 @@ func inputOf(d schemas.Data) (Input, schemas.Reason, bool) {
 	return 0, "", false
 }
 
-// Apply feeds one input to a saga in one transaction: load and lock the
-// saga, run the machine, save the new state, move the order (paid, or open
-// again), notify waiters of a final state. The decision is returned even
-// when nothing changed, since a redelivered input must yield the same event.
+// Advance feeds one input to a saga in one statement (saga_step): under the
+// saga's row lock it applies the machine's transition (kept in Postgres as
+// the saga_transitions table, which TestTransitionTable holds equal to
+// Transition), saves the new state, moves the order (paid, or open again)
+// and notifies waiters of a final state. The decision is returned even when
+// nothing changed, since a redelivered input must yield the same event.
 // reason is recorded when the saga enters compensation.
-func (s *Store) Apply(ctx context.Context, id string, in Input, reason schemas.Reason) (Saga, Decision, error) {
-	tx, err := s.db.Begin(ctx)
+func (s *Store) Advance(ctx context.Context, id string, in Input, reason schemas.Reason) (Saga, Decision, error) {
+	type result struct {
+		sg    Saga
+		emit  string
+		order string
+	}
+	r, err := pgtx.Retry(ctx, func(ctx context.Context) (result, error) {
+		r := result{sg: Saga{ID: id}}
+		err := s.db.QueryRow(ctx, `SELECT order_id, user_id, items, total_cost, status, stock, payment, reason,
+			created_at, emit, order_change FROM saga_step($1, $2, $3)`, id, in.String(), string(reason)).
+			Scan(&r.sg.OrderID, &r.sg.UserID, &r.sg.Items, &r.sg.TotalCost, &r.sg.State.Status, &r.sg.State.Stock,
+				&r.sg.State.Payment, &r.sg.Reason, &r.sg.CreatedAt, &r.emit, &r.order)
+		return r, err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Saga{}, Decision{}, fmt.Errorf("saga %q: %w", id, ErrSagaNotFound)
+	}
 	if err != nil {
 		return Saga{}, Decision{}, fmt.Errorf("saga %q: %w", id, err)
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
-
-	sg, err := lockSaga(ctx, tx, id)
-	if err != nil {
-		return Saga{}, Decision{}, err
-	}
-	d := Apply(sg.State, in)
-	if !d.Changed(sg.State) {
-		return sg, d, nil
-	}
-	if sg.State.Status == Pending && d.Next.Status == Compensating && sg.Reason == "" {
-		sg.Reason = reason
-		if in == Deadline {
-			sg.Reason = schemas.ReasonDeadline
-		}
-	}
-	sg.State = d.Next
-	if err := save(ctx, tx, sg, false); err != nil {
-		return Saga{}, Decision{}, err
-	}
-	switch d.Order {
-	case OrderPaid:
-		err = setOrderStatus(ctx, tx, sg.OrderID, "paid")
-	case OrderOpen:
-		err = setOrderStatus(ctx, tx, sg.OrderID, "open")
-	}
-	if err != nil {
-		return Saga{}, Decision{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return Saga{}, Decision{}, fmt.Errorf("saga %q: commit: %w", id, err)
-	}
-	return sg, d, nil
+	d := Decision{Next: r.sg.State, Emit: emitNamed[r.emit], Order: orderChangeNamed[r.order]}
+	return r.sg, d, nil
 }
+
+// The names saga_transitions gives emits and order changes.
+var (
+	emitNamed        = map[string]Emit{"none": EmitNone, "requested": EmitRequested, "compensate": EmitCompensate}
+	orderChangeNamed = map[string]OrderChange{"none": OrderUnchanged, "paid": OrderPaid, "open": OrderOpen}
+)

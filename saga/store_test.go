@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
@@ -103,17 +103,17 @@ func (f *fixture) orderStatus(id string) string {
 func reply(sg Saga, typ string, reason schemas.Reason) event.Event {
 	var d schemas.Data
 	switch typ {
-	case operation.TypeStockReserved:
+	case schemas.TypeStockReserved:
 		d = schemas.StockReserved{SagaID: sg.ID, OrderID: sg.OrderID, Items: []schemas.Item{}}
-	case operation.TypeStockRejected:
+	case schemas.TypeStockRejected:
 		d = schemas.StockRejected{SagaID: sg.ID, OrderID: sg.OrderID, Reason: reason}
-	case operation.TypePaymentDebited:
+	case schemas.TypePaymentDebited:
 		d = schemas.PaymentDebited{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Amount: sg.TotalCost}
-	case operation.TypePaymentRejected:
+	case schemas.TypePaymentRejected:
 		d = schemas.PaymentRejected{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason}
-	case operation.TypeStockReleased:
+	case schemas.TypeStockReleased:
 		d = schemas.StockReleased{SagaID: sg.ID, OrderID: sg.OrderID, Items: []schemas.Item{}}
-	case operation.TypePaymentRefunded:
+	case schemas.TypePaymentRefunded:
 		d = schemas.PaymentRefunded{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID}
 	}
 	e, err := schemas.New(sg.ID+"/"+typ, "/test", typ, d)
@@ -146,7 +146,7 @@ func TestBegin(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			co, err := f.store.Begin(ctx, c.order)
+			co, err := f.store.Begin(ctx, c.order, NewSagaID())
 			if !errors.Is(err, c.wantErr) || co.Paid != c.paid || co.Created {
 				t.Errorf("Begin = %+v, %v; want paid=%v err=%v", co, err, c.paid, c.wantErr)
 			}
@@ -154,7 +154,7 @@ func TestBegin(t *testing.T) {
 	}
 
 	t.Run("creates then joins", func(t *testing.T) {
-		first, err := f.store.Begin(ctx, "o1")
+		first, err := f.store.Begin(ctx, "o1", NewSagaID())
 		if err != nil || !first.Created {
 			t.Fatalf("first Begin = %+v, %v", first, err)
 		}
@@ -165,7 +165,7 @@ func TestBegin(t *testing.T) {
 		if got := f.orderStatus("o1"); got != "checking_out" {
 			t.Errorf("order status %s", got)
 		}
-		second, err := f.store.Begin(ctx, "o1")
+		second, err := f.store.Begin(ctx, "o1", NewSagaID())
 		if err != nil || second.Created || second.Saga.ID != sg.ID {
 			t.Errorf("second Begin = %+v, %v; want to join %s", second, err, sg.ID)
 		}
@@ -184,7 +184,7 @@ func TestBegin(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				co, err := f.store.Begin(ctx, "o2")
+				co, err := f.store.Begin(ctx, "o2", NewSagaID())
 				if err != nil {
 					t.Error(err)
 					return
@@ -218,20 +218,20 @@ func TestStep(t *testing.T) {
 		wantReason  schemas.Reason
 		wantOutcome bool
 	}{
-		{"paid", []step{{typ: operation.TypeStockReserved}, {typ: operation.TypeStockReserved}, {typ: operation.TypePaymentDebited}},
+		{"paid", []step{{typ: schemas.TypeStockReserved}, {typ: schemas.TypeStockReserved}, {typ: schemas.TypePaymentDebited}},
 			Paid, "paid", "", true},
 		{"stock short, then compensated", []step{
-			{typ: operation.TypePaymentDebited},
-			{typ: operation.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true},
-			{typ: operation.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true}, // redelivery
-			{typ: operation.TypeStockReleased},
-			{typ: operation.TypePaymentRefunded},
-			{typ: operation.TypePaymentRefunded},
+			{typ: schemas.TypePaymentDebited},
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true},
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true}, // redelivery
+			{typ: schemas.TypeStockReleased},
+			{typ: schemas.TypePaymentRefunded},
+			{typ: schemas.TypePaymentRefunded},
 		}, Failed, "open", schemas.ReasonInsufficientStock, true},
 		{"compensating waits for both confirmations", []step{
-			{typ: operation.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: true},
-			{typ: operation.TypeStockReserved},
-			{typ: operation.TypePaymentRefunded},
+			{typ: schemas.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: true},
+			{typ: schemas.TypeStockReserved},
+			{typ: schemas.TypePaymentRefunded},
 		}, Compensating, "checking_out", schemas.ReasonInsufficientCredit, false},
 	}
 	for _, c := range cases {
@@ -239,12 +239,12 @@ func TestStep(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
 			f.order("o", 1)
-			co, err := f.store.Begin(ctx, "o")
+			co, err := f.store.Begin(ctx, "o", NewSagaID())
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i, s := range c.steps {
-				out, err := f.ev.Step(ctx, reply(co.Saga, s.typ, s.reason))
+				out, err := f.ev.OnReply(ctx, reply(co.Saga, s.typ, s.reason))
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
@@ -253,7 +253,7 @@ func TestStep(t *testing.T) {
 				}
 				if out != nil {
 					schematest.Check(t, *out)
-					if out.Type() != operation.TypeCheckoutCompensate || out.ID() != schemas.CompensateID(co.Saga.ID) {
+					if out.Type() != schemas.TypeCheckoutCompensate || out.ID() != schemas.CompensateID(co.Saga.ID) {
 						t.Errorf("reply %s", out)
 					}
 				}
@@ -293,16 +293,16 @@ func TestStep(t *testing.T) {
 
 func TestStepRejectsWhatItCannotUse(t *testing.T) {
 	f := newFixture(t)
-	unknown := reply(Saga{ID: "nope", OrderID: "o", UserID: "u"}, operation.TypeStockReserved, "")
+	unknown := reply(Saga{ID: "nope", OrderID: "o", UserID: "u"}, schemas.TypeStockReserved, "")
 	wrongType := event.New()
 	wrongType.SetID("x")
 	wrongType.SetSource("/test")
-	wrongType.SetType(operation.TypeCheckoutRequested)
+	wrongType.SetType(schemas.TypeCheckoutRequested)
 	_ = wrongType.SetData(event.ApplicationJSON, schemas.CheckoutRequested{SagaID: "s", OrderID: "o", UserID: "u",
 		Items: []schemas.Item{{ItemID: "i", Quantity: 1}}})
 	for name, e := range map[string]event.Event{"unknown saga": unknown, "not a reply": wrongType} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := f.ev.Step(context.Background(), e); !errors.Is(err, eventhttp.ErrPermanent) {
+			if _, err := f.ev.OnReply(context.Background(), e); !errors.Is(err, eventhttp.ErrPermanent) {
 				t.Errorf("got %v, want permanent", err)
 			}
 		})
@@ -314,7 +314,7 @@ func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	begin := func(order string) Saga {
 		f.order(order, 1)
-		co, err := f.store.Begin(ctx, order)
+		co, err := f.store.Begin(ctx, order, NewSagaID())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,19 +333,19 @@ func TestSweep(t *testing.T) {
 	overdue := begin("overdue")
 	age(overdue, 10*time.Second, 2*time.Minute)
 	compensating := begin("compensating")
-	if _, err := f.ev.Step(ctx, reply(compensating, operation.TypeStockRejected, schemas.ReasonUnknownItem)); err != nil {
+	if _, err := f.ev.OnReply(ctx, reply(compensating, schemas.TypeStockRejected, schemas.ReasonUnknownItem)); err != nil {
 		t.Fatal(err)
 	}
 	age(compensating, 10*time.Second, 10*time.Second)
 	paid := begin("paid")
-	for _, typ := range []string{operation.TypeStockReserved, operation.TypePaymentDebited} {
-		if _, err := f.ev.Step(ctx, reply(paid, typ, "")); err != nil {
+	for _, typ := range []string{schemas.TypeStockReserved, schemas.TypePaymentDebited} {
+		if _, err := f.ev.OnReply(ctx, reply(paid, typ, "")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	age(paid, time.Hour, time.Hour)
 
-	if out, err := f.ev.Sweep(ctx, event.New()); err != nil || out != nil {
+	if out, err := f.ev.OnPing(ctx, event.New()); err != nil || out != nil {
 		t.Fatalf("sweep = %v, %v", out, err)
 	}
 	got := map[string]string{}
@@ -354,9 +354,9 @@ func TestSweep(t *testing.T) {
 		got[e.Subject()] = e.Type()
 	}
 	want := map[string]string{
-		stalled.ID:      operation.TypeCheckoutRequested,
-		overdue.ID:      operation.TypeCheckoutCompensate,
-		compensating.ID: operation.TypeCheckoutCompensate,
+		stalled.ID:      schemas.TypeCheckoutRequested,
+		overdue.ID:      schemas.TypeCheckoutCompensate,
+		compensating.ID: schemas.TypeCheckoutCompensate,
 	}
 	if len(got) != len(want) {
 		t.Errorf("sweep sent %v, want %v", got, want)
@@ -374,7 +374,7 @@ func TestSweep(t *testing.T) {
 		t.Errorf("overdue saga %+v, %v", sg, err)
 	}
 	// Just re-sent: the next tick leaves them alone for StallAfter.
-	if _, err := f.ev.Sweep(ctx, event.New()); err != nil {
+	if _, err := f.ev.OnPing(ctx, event.New()); err != nil {
 		t.Fatal(err)
 	}
 	if again := f.sink.take(); len(again) != 0 {
@@ -390,7 +390,7 @@ func TestOutcomesWake(t *testing.T) {
 	go outcomes.Run(ctx)
 
 	f.order("o", 1)
-	co, err := f.store.Begin(ctx, "o")
+	co, err := f.store.Begin(ctx, "o", NewSagaID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,8 +409,8 @@ func TestOutcomesWake(t *testing.T) {
 	// Cut the listener's connection: it must reconnect and still deliver.
 	terminateListener(t, f.pool)
 	start := time.Now()
-	for _, typ := range []string{operation.TypeStockReserved, operation.TypePaymentDebited} {
-		if _, err := f.ev.Step(ctx, reply(co.Saga, typ, "")); err != nil {
+	for _, typ := range []string{schemas.TypeStockReserved, schemas.TypePaymentDebited} {
+		if _, err := f.ev.OnReply(ctx, reply(co.Saga, typ, "")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -438,7 +438,7 @@ func TestOutcomesTimeout(t *testing.T) {
 	f := newFixture(t)
 	outcomes := NewOutcomes(f.dsn, f.store, quietLog())
 	f.order("o", 1)
-	co, err := f.store.Begin(context.Background(), "o")
+	co, err := f.store.Begin(context.Background(), "o", NewSagaID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,4 +484,74 @@ func terminateListener(t *testing.T, pool *pgxpool.Pool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("no listener to terminate")
+}
+
+// TestTransitionsInPostgres holds the saga_transitions table that saga_step
+// uses (db-migrations/order 00003) equal to the Go machine, Transition, for
+// every state and input, and the order statuses it writes equal to the
+// order domain's.
+func TestTransitionsInPostgres(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	type key struct {
+		from State
+		in   string
+	}
+	rows, err := f.pool.Query(ctx, `SELECT status, stock, payment, input, next_status, next_stock, next_payment,
+		emit, order_change FROM saga_transitions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSQL := map[key]Decision{}
+	for rows.Next() {
+		var (
+			k            key
+			d            Decision
+			emit, change string
+		)
+		if err := rows.Scan(&k.from.Status, &k.from.Stock, &k.from.Payment, &k.in,
+			&d.Next.Status, &d.Next.Stock, &d.Next.Payment, &emit, &change); err != nil {
+			t.Fatal(err)
+		}
+		d.Emit, d.Order = emitNamed[emit], orderChangeNamed[change]
+		inSQL[k] = d
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	for _, st := range []Status{Pending, Compensating, Paid, Failed} {
+		for _, sk := range []Step{Waiting, Taken, Rejected, Returned} {
+			for _, pm := range []Step{Waiting, Taken, Rejected, Returned} {
+				for _, in := range Inputs {
+					from := State{st, sk, pm}
+					want := Transition(from, in)
+					got, ok := inSQL[key{from, in.String()}]
+					if !ok {
+						// Absent rows mean: nothing changes, nothing is sent.
+						got = Decision{Next: from}
+					} else {
+						matched++
+					}
+					if got != want {
+						t.Errorf("%s on %s: Postgres %+v, Go %+v", from, in, got, want)
+					}
+				}
+			}
+		}
+	}
+	if matched != len(inSQL) {
+		t.Errorf("%d rows of saga_transitions name no state and input of the machine", len(inSQL)-matched)
+	}
+	for change, status := range map[OrderChange]string{OrderPaid: order.StatusPaid, OrderOpen: order.StatusOpen} {
+		name := ""
+		for n, c := range orderChangeNamed {
+			if c == change {
+				name = n
+			}
+		}
+		if name != status {
+			t.Errorf("saga_step sets orders.status to %q, the order domain calls it %q", name, status)
+		}
+	}
 }

@@ -9,20 +9,18 @@ import (
 	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-
-	"github.com/wdm-knative/webshop/internal/operation"
 )
 
 // decoders read the data of each saga event type into its Go type.
 var decoders = map[string]func([]byte) (Data, error){
-	operation.TypeCheckoutRequested:  decode[CheckoutRequested],
-	operation.TypeStockReserved:      decode[StockReserved],
-	operation.TypeStockRejected:      decode[StockRejected],
-	operation.TypePaymentDebited:     decode[PaymentDebited],
-	operation.TypePaymentRejected:    decode[PaymentRejected],
-	operation.TypeCheckoutCompensate: decode[CheckoutCompensate],
-	operation.TypeStockReleased:      decode[StockReleased],
-	operation.TypePaymentRefunded:    decode[PaymentRefunded],
+	TypeCheckoutRequested:  decode[CheckoutRequested],
+	TypeStockReserved:      decode[StockReserved],
+	TypeStockRejected:      decode[StockRejected],
+	TypePaymentDebited:     decode[PaymentDebited],
+	TypePaymentRejected:    decode[PaymentRejected],
+	TypeCheckoutCompensate: decode[CheckoutCompensate],
+	TypeStockReleased:      decode[StockReleased],
+	TypePaymentRefunded:    decode[PaymentRefunded],
 }
 
 // Types lists the saga's event types (each has a schema file).

@@ -12,22 +12,21 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
 
 // samples has one valid data value per event type.
 var samples = map[string]schemas.Data{
-	operation.TypeCheckoutRequested: schemas.CheckoutRequested{SagaID: "s1", OrderID: "o1", UserID: "u1",
+	schemas.TypeCheckoutRequested: schemas.CheckoutRequested{SagaID: "s1", OrderID: "o1", UserID: "u1",
 		Items: []schemas.Item{{ItemID: "i1", Quantity: 2}, {ItemID: "i2", Quantity: 1}}, TotalCost: 30},
-	operation.TypeStockReserved:      schemas.StockReserved{SagaID: "s1", OrderID: "o1", Items: []schemas.Item{{ItemID: "i1", Quantity: 2}}},
-	operation.TypeStockRejected:      schemas.StockRejected{SagaID: "s1", OrderID: "o1", Reason: schemas.ReasonInsufficientStock, ItemID: "i1"},
-	operation.TypePaymentDebited:     schemas.PaymentDebited{SagaID: "s1", OrderID: "o1", UserID: "u1", Amount: 30},
-	operation.TypePaymentRejected:    schemas.PaymentRejected{SagaID: "s1", OrderID: "o1", UserID: "u1", Reason: schemas.ReasonCompensated},
-	operation.TypeCheckoutCompensate: schemas.CheckoutCompensate{SagaID: "s1", OrderID: "o1", UserID: "u1", Reason: schemas.ReasonDeadline},
-	operation.TypeStockReleased:      schemas.StockReleased{SagaID: "s1", OrderID: "o1", Items: []schemas.Item{}},
-	operation.TypePaymentRefunded:    schemas.PaymentRefunded{SagaID: "s1", OrderID: "o1", UserID: "u1", Amount: 0},
+	schemas.TypeStockReserved:      schemas.StockReserved{SagaID: "s1", OrderID: "o1", Items: []schemas.Item{{ItemID: "i1", Quantity: 2}}},
+	schemas.TypeStockRejected:      schemas.StockRejected{SagaID: "s1", OrderID: "o1", Reason: schemas.ReasonInsufficientStock, ItemID: "i1"},
+	schemas.TypePaymentDebited:     schemas.PaymentDebited{SagaID: "s1", OrderID: "o1", UserID: "u1", Amount: 30},
+	schemas.TypePaymentRejected:    schemas.PaymentRejected{SagaID: "s1", OrderID: "o1", UserID: "u1", Reason: schemas.ReasonCompensated},
+	schemas.TypeCheckoutCompensate: schemas.CheckoutCompensate{SagaID: "s1", OrderID: "o1", UserID: "u1", Reason: schemas.ReasonDeadline},
+	schemas.TypeStockReleased:      schemas.StockReleased{SagaID: "s1", OrderID: "o1", Items: []schemas.Item{}},
+	schemas.TypePaymentRefunded:    schemas.PaymentRefunded{SagaID: "s1", OrderID: "o1", UserID: "u1", Amount: 0},
 }
 
 func TestEveryTypeHasASchemaAndASample(t *testing.T) {
@@ -80,26 +79,26 @@ func TestGoAndSchemaAgree(t *testing.T) {
 		data  string
 		valid bool
 	}{
-		{"requested ok", operation.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":1}],"total_cost":0}`, true},
-		{"requested no items", operation.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[],"total_cost":1}`, false},
-		{"requested zero quantity", operation.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":0}],"total_cost":1}`, false},
-		{"requested negative cost", operation.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":1}],"total_cost":-1}`, false},
-		{"requested cost past int64", operation.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":1}],"total_cost":9223372036854775808}`, false},
-		{"requested max int64", operation.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":9223372036854775807}],"total_cost":9223372036854775807}`, true},
-		{"reserved missing saga", operation.TypeStockReserved, `{"order_id":"o","items":[]}`, false},
-		{"reserved control char id", operation.TypeStockReserved, `{"saga_id":"a\u0001b","order_id":"o","items":[]}`, false},
-		{"reserved id too long", operation.TypeStockReserved, `{"saga_id":"` + long + `","order_id":"o","items":[]}`, false},
-		{"reserved id 128", operation.TypeStockReserved, `{"saga_id":"` + long[:128] + `","order_id":"o","items":[]}`, true},
-		{"reserved items null", operation.TypeStockReserved, `{"saga_id":"s","order_id":"o","items":null}`, false},
-		{"rejected without item", operation.TypeStockRejected, `{"saga_id":"s","order_id":"o","reason":"unknown_item"}`, true},
-		{"rejected credit reason", operation.TypeStockRejected, `{"saga_id":"s","order_id":"o","reason":"insufficient_credit"}`, false},
-		{"payment rejected ok", operation.TypePaymentRejected, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"insufficient_credit"}`, true},
-		{"payment rejected stock reason", operation.TypePaymentRejected, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"unknown_item"}`, false},
-		{"compensate deadline", operation.TypeCheckoutCompensate, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"deadline"}`, true},
-		{"compensate made-up reason", operation.TypeCheckoutCompensate, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"because"}`, false},
-		{"debited negative", operation.TypePaymentDebited, `{"saga_id":"s","order_id":"o","user_id":"u","amount":-5}`, false},
-		{"refunded zero", operation.TypePaymentRefunded, `{"saga_id":"s","order_id":"o","user_id":"u","amount":0}`, true},
-		{"not an object", operation.TypePaymentRefunded, `[1,2]`, false},
+		{"requested ok", schemas.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":1}],"total_cost":0}`, true},
+		{"requested no items", schemas.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[],"total_cost":1}`, false},
+		{"requested zero quantity", schemas.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":0}],"total_cost":1}`, false},
+		{"requested negative cost", schemas.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":1}],"total_cost":-1}`, false},
+		{"requested cost past int64", schemas.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":1}],"total_cost":9223372036854775808}`, false},
+		{"requested max int64", schemas.TypeCheckoutRequested, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":9223372036854775807}],"total_cost":9223372036854775807}`, true},
+		{"reserved missing saga", schemas.TypeStockReserved, `{"order_id":"o","items":[]}`, false},
+		{"reserved control char id", schemas.TypeStockReserved, `{"saga_id":"a\u0001b","order_id":"o","items":[]}`, false},
+		{"reserved id too long", schemas.TypeStockReserved, `{"saga_id":"` + long + `","order_id":"o","items":[]}`, false},
+		{"reserved id 128", schemas.TypeStockReserved, `{"saga_id":"` + long[:128] + `","order_id":"o","items":[]}`, true},
+		{"reserved items null", schemas.TypeStockReserved, `{"saga_id":"s","order_id":"o","items":null}`, false},
+		{"rejected without item", schemas.TypeStockRejected, `{"saga_id":"s","order_id":"o","reason":"unknown_item"}`, true},
+		{"rejected credit reason", schemas.TypeStockRejected, `{"saga_id":"s","order_id":"o","reason":"insufficient_credit"}`, false},
+		{"payment rejected ok", schemas.TypePaymentRejected, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"insufficient_credit"}`, true},
+		{"payment rejected stock reason", schemas.TypePaymentRejected, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"unknown_item"}`, false},
+		{"compensate deadline", schemas.TypeCheckoutCompensate, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"deadline"}`, true},
+		{"compensate made-up reason", schemas.TypeCheckoutCompensate, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"because"}`, false},
+		{"debited negative", schemas.TypePaymentDebited, `{"saga_id":"s","order_id":"o","user_id":"u","amount":-5}`, false},
+		{"refunded zero", schemas.TypePaymentRefunded, `{"saga_id":"s","order_id":"o","user_id":"u","amount":0}`, true},
+		{"not an object", schemas.TypePaymentRefunded, `[1,2]`, false},
 	}
 	all, err := schematest.Compile()
 	if err != nil {
@@ -145,9 +144,9 @@ func TestReplyIDIsDeterministic(t *testing.T) {
 	in := event.New()
 	in.SetID("abc")
 	in.SetSource("/src")
-	a := schemas.ReplyID(in, operation.TypeStockReserved)
-	b := schemas.ReplyID(in, operation.TypeStockReserved)
-	c := schemas.ReplyID(in, operation.TypePaymentDebited)
+	a := schemas.ReplyID(in, schemas.TypeStockReserved)
+	b := schemas.ReplyID(in, schemas.TypeStockReserved)
+	c := schemas.ReplyID(in, schemas.TypePaymentDebited)
 	if a != b {
 		t.Errorf("same input, different ids %q %q", a, b)
 	}

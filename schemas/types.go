@@ -5,6 +5,21 @@ import (
 	"fmt"
 )
 
+// CloudEvent types of the checkout saga. The names follow the reverse-DNS
+// convention of the CloudEvents spec.
+const (
+	TypeCheckoutRequested  = "shop.checkout.requested"
+	TypeStockReserved      = "shop.stock.reserved"
+	TypeStockRejected      = "shop.stock.rejected"
+	TypePaymentDebited     = "shop.payment.debited"
+	TypePaymentRejected    = "shop.payment.rejected"
+	TypeCheckoutCompensate = "shop.checkout.compensate"
+	TypeStockReleased      = "shop.stock.released"
+	TypePaymentRefunded    = "shop.payment.refunded"
+	// TypePing is what a Knative PingSource emits; it drives the saga's recovery sweep.
+	TypePing = "dev.knative.sources.ping"
+)
+
 // ErrInvalid marks event data that breaks its schema. Receivers treat such an
 // event as permanently bad: retrying it cannot help.
 var ErrInvalid = errors.New("invalid event data")

@@ -21,6 +21,7 @@ import (
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 // Extensions Knative sets on a dead-lettered event.
@@ -53,13 +54,13 @@ func NewEvents(store *Store, retention time.Duration, stored *metrics.DeadLetter
 
 // Operations maps the operation name to its handler.
 func (h *Events) Operations() map[string]eventhttp.Handler {
-	return map[string]eventhttp.Handler{"dead-letter": h.Handle}
+	return map[string]eventhttp.Handler{operation.DeadLetter: h.Handle}
 }
 
 // Handle prunes on a ping and stores anything else. A database failure is a
 // 5xx, so the broker keeps the dead letter and tries again.
 func (h *Events) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	if e.Type() == operation.TypePing {
+	if e.Type() == schemas.TypePing {
 		n, err := h.store.Prune(ctx, h.retention, pruneBatch)
 		if err != nil {
 			return nil, err

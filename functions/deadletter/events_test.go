@@ -22,8 +22,8 @@ import (
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 type fixture struct {
@@ -157,7 +157,7 @@ func TestPruneOnPing(t *testing.T) {
 	ping := event.New()
 	ping.SetID("ping-1")
 	ping.SetSource("/apis/v1/namespaces/webshop/pingsources/saga-sweep")
-	ping.SetType(operation.TypePing)
+	ping.SetType(schemas.TypePing)
 	if got := f.post(t, "/events/dead-letter", ping); got != http.StatusNoContent {
 		t.Fatalf("ping status = %d", got)
 	}

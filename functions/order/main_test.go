@@ -14,9 +14,9 @@ import (
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -34,15 +34,15 @@ func newShop(t *testing.T) *shop {
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	s := &shop{}
 	stockDB := migrated(t, "stock")
-	s.stock = serve(t, operation.Stock, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
+	s.stock = testserver.Serve(t, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
 	paymentDB := migrated(t, "payment")
-	s.payment = serve(t, operation.Payment, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
+	s.payment = testserver.Serve(t, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
 	s.orderDB = migrated(t, "order")
 	client := api.NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
 	h := order.NewHandlers(order.NewStore(s.orderDB),
 		order.NewStockClient(s.stock.URL, client), order.NewPaymentClient(s.payment.URL+"/", client), log)
-	s.order = serve(t, operation.Order, h.Operations())
+	s.order = testserver.Serve(t, h.Operations())
 	return s
 }
 
@@ -50,25 +50,6 @@ func migrated(t *testing.T, domain string) *pgxpool.Pool {
 	t.Helper()
 	db := shopdb.Pool(t, domain, 0)
 	return db
-}
-
-// serve mounts the HTTP operations of domain d that handlers has (the
-// checkout, tested with the saga in checkout_test.go, is left out).
-func serve(t *testing.T, d operation.Domain, handlers map[string]http.Handler) *httptest.Server {
-	t.Helper()
-	var ops []operation.Operation
-	for _, op := range operation.All {
-		if _, ok := handlers[op.Name]; ok && op.Domain == d {
-			ops = append(ops, op)
-		}
-	}
-	rt := api.NewRouter()
-	if err := rt.Mount(ops, handlers); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rt)
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 // call sends a request and decodes its JSON answer.

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
 )
 
 // Domain errors, mapped to HTTP statuses by api.Status.
@@ -81,12 +82,12 @@ func NewHandlers(store *Store, prices Prices, users Users, log *slog.Logger) *Ha
 // its handler. order-checkout is not among them: the root function wires it.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		"order-create":      http.HandlerFunc(h.Create),
-		"order-find":        http.HandlerFunc(h.Find),
-		"order-add-item":    http.HandlerFunc(h.AddItem),
-		"order-remove-item": http.HandlerFunc(h.RemoveItem),
-		"order-remove":      http.HandlerFunc(h.Remove),
-		"order-batch-init":  http.HandlerFunc(h.BatchInit),
+		operation.OrderCreate:     http.HandlerFunc(h.Create),
+		operation.OrderFind:       http.HandlerFunc(h.Find),
+		operation.OrderAddItem:    http.HandlerFunc(h.AddItem),
+		operation.OrderRemoveItem: http.HandlerFunc(h.RemoveItem),
+		operation.OrderRemove:     http.HandlerFunc(h.Remove),
+		operation.OrderBatchInit:  http.HandlerFunc(h.BatchInit),
 	}
 }
 

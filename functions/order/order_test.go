@@ -10,7 +10,7 @@ import (
 
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 )
 
 func TestOrderFlow(t *testing.T) {
@@ -149,7 +149,7 @@ func TestDependencyDown(t *testing.T) {
 	down.Close() // a URL where nothing listens
 	h := order.NewHandlers(order.NewStore(s.orderDB), order.NewStockClient(down.URL, api.NewHTTPClient()),
 		order.NewPaymentClient(down.URL, api.NewHTTPClient()), slog.New(slog.DiscardHandler))
-	srv := serve(t, operation.Order, h.Operations())
+	srv := testserver.Serve(t, h.Operations())
 
 	for _, req := range []struct{ method, path string }{
 		{"POST", "/orders/create/" + user},

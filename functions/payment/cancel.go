@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Cancel serves POST /payment/cancel/{user_id}/{order_id} (2023 form): the
@@ -33,39 +34,32 @@ func (h *Handlers) Cancel(w http.ResponseWriter, r *http.Request) {
 // user's payments takes the locks in the same order (user, then payment), so
 // pay and cancel cannot deadlock, and a second concurrent cancel waits and
 // then finds nothing left to refund.
-func (s *Store) Cancel(ctx context.Context, userID, orderID string) (int64, error) {
-	tx, err := s.db.Begin(ctx)
+func (s *Store) Cancel(ctx context.Context, userID, orderID string) (credit int64, err error) {
+	err = pgtx.WithTx(ctx, s.db, func(tx pgx.Tx) error {
+		var amount int64
+		_, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID)
+		if err == nil {
+			err = tx.QueryRow(ctx, `
+				SELECT amount FROM order_payments WHERE user_id = $1 AND order_id = $2 AND state = 'paid'`,
+				userID, orderID).Scan(&amount)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			// An unknown user has no payment either.
+			return fmt.Errorf("of %q: %w", userID, ErrNoPayment)
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `UPDATE users SET credit = credit + $2 WHERE id = $1 RETURNING credit`,
+			userID, amount).Scan(&credit)
+		if err != nil {
+			return fmt.Errorf("refund: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE order_payments SET state = 'cancelled' WHERE user_id = $1 AND order_id = $2`,
+			userID, orderID)
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-
-	var amount int64
-	_, err = tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID)
-	if err == nil {
-		err = tx.QueryRow(ctx, `
-			SELECT amount FROM order_payments WHERE user_id = $1 AND order_id = $2 AND state = 'paid'`,
-			userID, orderID).Scan(&amount)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		// An unknown user has no payment either.
-		return 0, fmt.Errorf("cancel order %q of %q: %w", orderID, userID, ErrNoPayment)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
-	}
-	var credit int64
-	err = tx.QueryRow(ctx, `UPDATE users SET credit = credit + $2 WHERE id = $1 RETURNING credit`,
-		userID, amount).Scan(&credit)
-	if err != nil {
-		return 0, fmt.Errorf("cancel order %q: refund: %w", orderID, err)
-	}
-	_, err = tx.Exec(ctx, `UPDATE order_payments SET state = 'cancelled' WHERE user_id = $1 AND order_id = $2`,
-		userID, orderID)
-	if err != nil {
-		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("cancel order %q: %w", orderID, err)
 	}
 	return credit, nil

@@ -2,13 +2,13 @@ package payment
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
 
@@ -25,61 +25,24 @@ func (h *Events) Debit(ctx context.Context, in event.Event) (*event.Event, error
 	if err != nil {
 		return nil, err
 	}
-	h.log.Debug("payment debit", "saga", e.SagaID, "state", e.State, "reason", e.Reason)
+	if h.log.Enabled(ctx, slog.LevelDebug) {
+		h.log.Debug("payment debit", "saga", e.SagaID, "state", e.State, "reason", e.Reason)
+	}
 	return debitReply(in, e)
 }
 
-// Debit takes the saga's total cost from the user's credit unless the
-// ledger already has a row for the saga, and returns the saga's ledger row.
+// Debit takes the saga's total cost from the user's credit unless the ledger
+// already has a row for the saga, and returns the saga's ledger row. It is
+// one statement (payment_debit, db-migrations/payment 00003), which settles
+// duplicates, late steps and races with the refund by claiming the ledger
+// row first.
 func (s *Store) Debit(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
-	// A lost race is settled on the next round, which finds the winner's
-	// row; the bound only guards against a bug turning this into a spin.
-	for attempt := 1; ; attempt++ {
-		e, err := s.debitOnce(ctx, req)
-		if errors.Is(err, errLedgerRace) && attempt < maxLedgerRaces {
-			continue
-		}
-		return e, err
-	}
-}
-
-func (s *Store) debitOnce(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
-	tx, err := s.db.Begin(ctx)
+	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
+		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM payment_debit($1, $2, $3, $4)`,
+			req.SagaID, req.OrderID, req.UserID, req.TotalCost))
+	})
 	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("debit: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-
-	// Redelivery (the common duplicate) is answered from the ledger without
-	// touching the user's row.
-	if e, ok, err := loadLedger(ctx, tx, req.SagaID, false); err != nil || ok {
-		return e, err
-	}
-	e := LedgerEntry{SagaID: req.SagaID, OrderID: req.OrderID, UserID: req.UserID, State: LedgerDebited, Amount: req.TotalCost}
-	var credit int64
-	err = tx.QueryRow(ctx, `SELECT credit FROM users WHERE id = $1 FOR UPDATE`, req.UserID).Scan(&credit)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		e = rejected(e, schemas.ReasonUnknownUser)
-	case err != nil:
-		return LedgerEntry{}, fmt.Errorf("debit: lock user %q: %w", req.UserID, err)
-	case credit < req.TotalCost:
-		e = rejected(e, schemas.ReasonInsufficientCredit)
-	default:
-		if err := changeCredit(ctx, tx, req.UserID, -req.TotalCost); err != nil {
-			return LedgerEntry{}, err
-		}
-	}
-	if err := insertLedger(ctx, tx, e); err != nil {
-		return LedgerEntry{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return LedgerEntry{}, fmt.Errorf("debit: commit: %w", err)
+		return LedgerEntry{}, fmt.Errorf("debit for saga %q: %w", req.SagaID, err)
 	}
 	return e, nil
-}
-
-func rejected(e LedgerEntry, reason schemas.Reason) LedgerEntry {
-	e.State, e.Amount, e.Reason = LedgerRejected, 0, reason
-	return e
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
@@ -50,7 +49,7 @@ func (f *fixture) credit(id string) int64 {
 }
 
 func requested(saga, user string, amount int64) event.Event {
-	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), schemas.TypeCheckoutRequested,
 		schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: user,
 			Items: []schemas.Item{{ItemID: "i", Quantity: 1}}, TotalCost: amount})
 	if err != nil {
@@ -60,7 +59,7 @@ func requested(saga, user string, amount int64) event.Event {
 }
 
 func compensate(saga, user string) event.Event {
-	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), operation.TypeCheckoutCompensate,
+	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), schemas.TypeCheckoutCompensate,
 		schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: user, Reason: schemas.ReasonInsufficientStock})
 	if err != nil {
 		panic(err)
@@ -83,11 +82,11 @@ func TestDebit(t *testing.T) {
 		wantReason schemas.Reason
 		wantCredit int64
 	}{
-		{"enough credit", "u", 7, operation.TypePaymentDebited, "", 3},
-		{"exactly the credit", "u", 10, operation.TypePaymentDebited, "", 0},
-		{"zero cost", "u", 0, operation.TypePaymentDebited, "", 10},
-		{"short of credit", "u", 11, operation.TypePaymentRejected, schemas.ReasonInsufficientCredit, 10},
-		{"unknown user", "nobody", 1, operation.TypePaymentRejected, schemas.ReasonUnknownUser, 10},
+		{"enough credit", "u", 7, schemas.TypePaymentDebited, "", 3},
+		{"exactly the credit", "u", 10, schemas.TypePaymentDebited, "", 0},
+		{"zero cost", "u", 0, schemas.TypePaymentDebited, "", 10},
+		{"short of credit", "u", 11, schemas.TypePaymentRejected, schemas.ReasonInsufficientCredit, 10},
+		{"unknown user", "nobody", 1, schemas.TypePaymentRejected, schemas.ReasonUnknownUser, 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,9 +121,9 @@ func TestRefund(t *testing.T) {
 		wantAmount int64
 		wantLate   string
 	}{
-		{"gives back a debit", 4, 4, operation.TypePaymentDebited},
-		{"rejected debit gives back nothing", 50, 0, operation.TypePaymentRejected},
-		{"compensation first leaves a tombstone", -1, 0, operation.TypePaymentRejected},
+		{"gives back a debit", 4, 4, schemas.TypePaymentDebited},
+		{"rejected debit gives back nothing", 50, 0, schemas.TypePaymentRejected},
+		{"compensation first leaves a tombstone", -1, 0, schemas.TypePaymentRejected},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -177,7 +176,7 @@ func TestDebitConcurrentOnOneUser(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if out.Type() == operation.TypePaymentDebited {
+			if out.Type() == schemas.TypePaymentDebited {
 				mu.Lock()
 				debited++
 				mu.Unlock()
@@ -223,12 +222,57 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 	bad := event.New()
 	bad.SetID("x")
 	bad.SetSource("/test")
-	bad.SetType(operation.TypeCheckoutCompensate)
+	bad.SetType(schemas.TypeCheckoutCompensate)
 	_ = bad.SetData(event.ApplicationJSON, map[string]any{"saga_id": ""})
 	for name, h := range f.ev.Operations() {
 		t.Run(name, func(t *testing.T) {
 			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {
 				t.Errorf("got %v, want a permanent error", err)
+			}
+		})
+	}
+}
+
+// TestStepRaces delivers a saga's debit and refund concurrently in the ways
+// an at-least-once, unordered broker can: the credit taken must always be
+// what the ledger says (schematest.DeliverAtOnce checks that all replies to
+// one input are the same).
+func TestStepRaces(t *testing.T) {
+	const debit, refund = "debit", "refund"
+	cases := []struct {
+		name       string
+		before     []string // delivered one after another first
+		together   []string // then delivered all at once
+		wantCredit int64
+	}{
+		{"the same debit delivered at once", nil, []string{debit, debit, debit, debit, debit, debit}, 93},
+		{"the same refund delivered at once", []string{debit}, []string{refund, refund, refund, refund, refund}, 100},
+		{"compensation racing its step", nil, []string{debit, refund, debit, refund}, 100},
+		{"late steps after a tombstone", []string{refund}, []string{debit, debit, debit, debit}, 100},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			for round := range 10 {
+				user := fmt.Sprintf("u%d", round)
+				f.user(user, 100)
+				saga := fmt.Sprintf("s%d", round)
+				delivery := map[string]schematest.Delivery{
+					debit:  {Handler: f.ev.Debit, In: requested(saga, user, 7)},
+					refund: {Handler: f.ev.Refund, In: compensate(saga, user)},
+				}
+				for _, step := range c.before {
+					f.call(delivery[step].Handler, delivery[step].In)
+				}
+				var together []schematest.Delivery
+				for _, step := range c.together {
+					together = append(together, delivery[step])
+				}
+				schematest.DeliverAtOnce(t, together...)
+				if got := f.credit(user); got != c.wantCredit {
+					t.Fatalf("round %d: credit %d, want %d", round, got, c.wantCredit)
+				}
 			}
 		})
 	}

@@ -4,14 +4,12 @@
 package payment
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Domain errors, mapped to HTTP statuses by api.Status.
@@ -21,21 +19,14 @@ var (
 	ErrNoPayment          = api.NewError(api.ErrRejected, "no payment of this order to cancel")
 )
 
-// DB is what the store needs of Postgres: a *pgxpool.Pool satisfies it.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // Store is the payment database. Each method is one operation's write or
 // read, kept in the operation's file.
 type Store struct {
-	db DB
+	db pgtx.DB
 }
 
 // NewStore returns a store on db (the payment database).
-func NewStore(db DB) *Store { return &Store{db: db} }
+func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
 
 // Handlers serves the payment operations over HTTP.
 type Handlers struct {
@@ -52,13 +43,13 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 // its handler.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		"payment-create-user": http.HandlerFunc(h.CreateUser),
-		"payment-find-user":   http.HandlerFunc(h.FindUser),
-		"payment-add-funds":   http.HandlerFunc(h.AddFunds),
-		"payment-pay":         http.HandlerFunc(h.Pay),
-		"payment-cancel":      http.HandlerFunc(h.Cancel),
-		"payment-status":      http.HandlerFunc(h.Status),
-		"payment-batch-init":  http.HandlerFunc(h.BatchInit),
+		operation.PaymentCreateUser: http.HandlerFunc(h.CreateUser),
+		operation.PaymentFindUser:   http.HandlerFunc(h.FindUser),
+		operation.PaymentAddFunds:   http.HandlerFunc(h.AddFunds),
+		operation.PaymentPay:        http.HandlerFunc(h.Pay),
+		operation.PaymentCancel:     http.HandlerFunc(h.Cancel),
+		operation.PaymentStatus:     http.HandlerFunc(h.Status),
+		operation.PaymentBatchInit:  http.HandlerFunc(h.BatchInit),
 	}
 }
 

@@ -11,10 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/payment"
-	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 )
 
 // paymentServer is the payment operations over HTTP on a fresh, migrated database.
@@ -27,16 +26,7 @@ func newPaymentServer(t *testing.T) *paymentServer {
 	t.Helper()
 	db := shopdb.Pool(t, "payment", 0)
 	h := payment.NewHandlers(payment.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
-	rt := api.NewRouter()
-	ops, err := operation.Select(string(operation.Payment))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Mount(ops, h.Operations()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rt)
-	t.Cleanup(srv.Close)
+	srv := testserver.Serve(t, h.Operations())
 	return &paymentServer{Server: srv, db: db}
 }
 

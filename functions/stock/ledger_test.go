@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
@@ -51,7 +50,7 @@ func (f *fixture) stock(id string) int64 {
 }
 
 func requested(saga string, items ...schemas.Item) event.Event {
-	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), operation.TypeCheckoutRequested,
+	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), schemas.TypeCheckoutRequested,
 		schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Items: items, TotalCost: 1})
 	if err != nil {
 		panic(err)
@@ -60,7 +59,7 @@ func requested(saga string, items ...schemas.Item) event.Event {
 }
 
 func compensate(saga string) event.Event {
-	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), operation.TypeCheckoutCompensate,
+	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), schemas.TypeCheckoutCompensate,
 		schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Reason: schemas.ReasonInsufficientCredit})
 	if err != nil {
 		panic(err)
@@ -94,11 +93,11 @@ func TestReserve(t *testing.T) {
 		wantItem   string
 		wantStock  map[string]int64
 	}{
-		{"all available", []schemas.Item{it("a", 2), it("b", 3)}, operation.TypeStockReserved, "", "", map[string]int64{"a": 3, "b": 0}},
-		{"repeated item is summed", []schemas.Item{it("a", 2), it("a", 3)}, operation.TypeStockReserved, "", "", map[string]int64{"a": 0, "b": 3}},
-		{"one short takes nothing", []schemas.Item{it("a", 1), it("b", 4)}, operation.TypeStockRejected, schemas.ReasonInsufficientStock, "b", map[string]int64{"a": 5, "b": 3}},
-		{"unknown item takes nothing", []schemas.Item{it("a", 1), it("zz", 1)}, operation.TypeStockRejected, schemas.ReasonUnknownItem, "zz", map[string]int64{"a": 5, "b": 3}},
-		{"sum past int64 is short", []schemas.Item{it("a", 1<<62), it("a", 1<<62), it("a", 1<<62)}, operation.TypeStockRejected, schemas.ReasonInsufficientStock, "a", map[string]int64{"a": 5}},
+		{"all available", []schemas.Item{it("a", 2), it("b", 3)}, schemas.TypeStockReserved, "", "", map[string]int64{"a": 3, "b": 0}},
+		{"repeated item is summed", []schemas.Item{it("a", 2), it("a", 3)}, schemas.TypeStockReserved, "", "", map[string]int64{"a": 0, "b": 3}},
+		{"one short takes nothing", []schemas.Item{it("a", 1), it("b", 4)}, schemas.TypeStockRejected, schemas.ReasonInsufficientStock, "b", map[string]int64{"a": 5, "b": 3}},
+		{"unknown item takes nothing", []schemas.Item{it("a", 1), it("zz", 1)}, schemas.TypeStockRejected, schemas.ReasonUnknownItem, "zz", map[string]int64{"a": 5, "b": 3}},
+		{"sum past int64 is short", []schemas.Item{it("a", 1<<62), it("a", 1<<62), it("a", 1<<62)}, schemas.TypeStockRejected, schemas.ReasonInsufficientStock, "a", map[string]int64{"a": 5}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,7 +109,7 @@ func TestReserve(t *testing.T) {
 			if first.Type() != c.wantType {
 				t.Fatalf("reply %s, want %s", first.Type(), c.wantType)
 			}
-			if c.wantType == operation.TypeStockRejected {
+			if c.wantType == schemas.TypeStockRejected {
 				r := decode[schemas.StockRejected](t, first)
 				if r.Reason != c.wantReason || r.ItemID != c.wantItem {
 					t.Errorf("rejected %+v, want reason %s item %s", r, c.wantReason, c.wantItem)
@@ -138,9 +137,9 @@ func TestRelease(t *testing.T) {
 		wantReleased []schemas.Item
 		wantLate     string // reply type of a reserve arriving after the release
 	}{
-		{"gives back a reservation", []schemas.Item{it("a", 2), it("b", 1)}, false, []schemas.Item{it("a", 2), it("b", 1)}, operation.TypeStockReserved},
-		{"rejected reservation gives back nothing", []schemas.Item{it("a", 99)}, false, []schemas.Item{}, operation.TypeStockRejected},
-		{"compensation first leaves a tombstone", nil, true, []schemas.Item{}, operation.TypeStockRejected},
+		{"gives back a reservation", []schemas.Item{it("a", 2), it("b", 1)}, false, []schemas.Item{it("a", 2), it("b", 1)}, schemas.TypeStockReserved},
+		{"rejected reservation gives back nothing", []schemas.Item{it("a", 99)}, false, []schemas.Item{}, schemas.TypeStockRejected},
+		{"compensation first leaves a tombstone", nil, true, []schemas.Item{}, schemas.TypeStockRejected},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -154,7 +153,7 @@ func TestRelease(t *testing.T) {
 				f.call(f.ev.Reserve, requested("s1", items...))
 			}
 			rel := f.call(f.ev.Release, compensate("s1"))
-			if rel.Type() != operation.TypeStockReleased {
+			if rel.Type() != schemas.TypeStockReleased {
 				t.Fatalf("reply %s", rel.Type())
 			}
 			if got := decode[schemas.StockReleased](t, rel).Items; fmt.Sprint(got) != fmt.Sprint(c.wantReleased) {
@@ -198,7 +197,7 @@ func TestReserveConcurrentOnOneItem(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if out.Type() == operation.TypeStockReserved {
+			if out.Type() == schemas.TypeStockReserved {
 				mu.Lock()
 				reserved++
 				mu.Unlock()
@@ -280,12 +279,57 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 	bad := event.New()
 	bad.SetID("x")
 	bad.SetSource("/test")
-	bad.SetType(operation.TypeCheckoutRequested)
+	bad.SetType(schemas.TypeCheckoutRequested)
 	_ = bad.SetData(event.ApplicationJSON, map[string]any{"saga_id": "s", "items": []any{}})
 	for name, h := range f.ev.Operations() {
 		t.Run(name, func(t *testing.T) {
 			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {
 				t.Errorf("got %v, want a permanent error", err)
+			}
+		})
+	}
+}
+
+// TestStepRaces delivers a saga's reserve and release concurrently in the
+// ways an at-least-once, unordered broker can: the stock taken must always be
+// what the ledger says (schematest.DeliverAtOnce checks that all replies to
+// one input are the same).
+func TestStepRaces(t *testing.T) {
+	const reserve, release = "reserve", "release"
+	cases := []struct {
+		name      string
+		before    []string // delivered one after another first
+		together  []string // then delivered all at once
+		wantStock int64
+	}{
+		{"the same reserve delivered at once", nil, []string{reserve, reserve, reserve, reserve, reserve, reserve}, 98},
+		{"the same release delivered at once", []string{reserve}, []string{release, release, release, release, release}, 100},
+		{"compensation racing its step", nil, []string{reserve, release, reserve, release}, 100},
+		{"late steps after a tombstone", []string{release}, []string{reserve, reserve, reserve, reserve}, 100},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			for round := range 10 {
+				item := fmt.Sprintf("i%d", round)
+				f.item(item, 100)
+				saga := fmt.Sprintf("s%d", round)
+				delivery := map[string]schematest.Delivery{
+					reserve: {Handler: f.ev.Reserve, In: requested(saga, it(item, 2))},
+					release: {Handler: f.ev.Release, In: compensate(saga)},
+				}
+				for _, step := range c.before {
+					f.call(delivery[step].Handler, delivery[step].In)
+				}
+				var together []schematest.Delivery
+				for _, step := range c.together {
+					together = append(together, delivery[step])
+				}
+				schematest.DeliverAtOnce(t, together...)
+				if got := f.stock(item); got != c.wantStock {
+					t.Fatalf("round %d: stock %d, want %d", round, got, c.wantStock)
+				}
 			}
 		})
 	}

@@ -9,10 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/stock"
-	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -27,16 +26,7 @@ func newStockServer(t *testing.T) *stockServer {
 	t.Helper()
 	db := shopdb.Pool(t, "stock", 0)
 	h := stock.NewHandlers(stock.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
-	rt := api.NewRouter()
-	ops, err := operation.Select(string(operation.Stock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Mount(ops, h.Operations()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rt)
-	t.Cleanup(srv.Close)
+	srv := testserver.Serve(t, h.Operations())
 	return &stockServer{Server: srv, db: db}
 }
 

@@ -2,8 +2,8 @@ package stock
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
 
@@ -26,72 +27,26 @@ func (h *Events) Reserve(ctx context.Context, in event.Event) (*event.Event, err
 	if err != nil {
 		return nil, err
 	}
-	h.log.Debug("stock reserve", "saga", e.SagaID, "state", e.State, "reason", e.Reason)
+	if h.log.Enabled(ctx, slog.LevelDebug) {
+		h.log.Debug("stock reserve", "saga", e.SagaID, "state", e.State, "reason", e.Reason)
+	}
 	return reserveReply(in, e)
 }
 
-// Reserve takes the saga's items in one transaction unless the ledger
-// already has a row for the saga, and returns the saga's ledger row.
+// Reserve takes the saga's items unless the ledger already has a row for the
+// saga, and returns the saga's ledger row. It is one statement
+// (stock_reserve, db-migrations/stock 00003), which settles duplicates,
+// late steps and races with the compensation by claiming the ledger row first.
 func (s *Store) Reserve(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
-	// A lost race is settled on the next round, which finds the winner's
-	// row; the bound only guards against a bug turning this into a spin.
-	for attempt := 1; ; attempt++ {
-		e, err := s.reserveOnce(ctx, req)
-		if errors.Is(err, errLedgerRace) && attempt < maxLedgerRaces {
-			continue
-		}
-		return e, err
-	}
-}
-
-func (s *Store) reserveOnce(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("reserve: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-
-	// Redelivery (the common duplicate) is answered from the ledger without
-	// touching the item rows.
-	if e, ok, err := loadLedger(ctx, tx, req.SagaID, false); err != nil || ok {
-		return e, err
-	}
 	items, overflow := mergeItems(req.Items)
-	e := LedgerEntry{SagaID: req.SagaID, OrderID: req.OrderID, State: LedgerReserved, Items: items}
-	levels, err := lockItems(ctx, tx, itemIDs(items))
+	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
+		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM stock_reserve($1, $2, $3, $4)`,
+			req.SagaID, req.OrderID, items, overflow))
+	})
 	if err != nil {
-		return LedgerEntry{}, err
-	}
-	if reason, itemID := shortfall(items, levels, overflow); reason != "" {
-		e = LedgerEntry{SagaID: req.SagaID, OrderID: req.OrderID, State: LedgerRejected, Reason: reason, ItemID: itemID}
-	}
-	if e.State == LedgerReserved {
-		if err := changeStock(ctx, tx, items, -1); err != nil {
-			return LedgerEntry{}, err
-		}
-	}
-	if err := insertLedger(ctx, tx, e); err != nil {
-		return LedgerEntry{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return LedgerEntry{}, fmt.Errorf("reserve: commit: %w", err)
+		return LedgerEntry{}, fmt.Errorf("reserve for saga %q: %w", req.SagaID, err)
 	}
 	return e, nil
-}
-
-// shortfall names the first item (in id order) that cannot be taken, and
-// why; an empty reason means all can.
-func shortfall(items []schemas.Item, levels map[string]int64, overflow string) (schemas.Reason, string) {
-	for _, it := range items {
-		level, known := levels[it.ItemID]
-		switch {
-		case !known:
-			return schemas.ReasonUnknownItem, it.ItemID
-		case it.ItemID == overflow || level < it.Quantity:
-			return schemas.ReasonInsufficientStock, it.ItemID
-		}
-	}
-	return "", ""
 }
 
 // mergeItems sums the quantities of repeated items and sorts by item id. An
@@ -112,12 +67,4 @@ func mergeItems(in []schemas.Item) (items []schemas.Item, overflow string) {
 	}
 	slices.SortFunc(items, func(a, b schemas.Item) int { return strings.Compare(a.ItemID, b.ItemID) })
 	return items, overflow
-}
-
-func itemIDs(items []schemas.Item) []string {
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.ItemID
-	}
-	return ids
 }

@@ -4,14 +4,12 @@
 package stock
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Domain errors, mapped to HTTP statuses by api.Status.
@@ -20,21 +18,14 @@ var (
 	ErrInsufficientStock = api.NewError(api.ErrRejected, "insufficient stock")
 )
 
-// DB is what the store needs of Postgres: a *pgxpool.Pool satisfies it.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // Store is the stock database. Each method is one operation's write or read,
 // kept in the operation's file.
 type Store struct {
-	db DB
+	db pgtx.Executor
 }
 
 // NewStore returns a store on db (the stock database).
-func NewStore(db DB) *Store { return &Store{db: db} }
+func NewStore(db pgtx.Executor) *Store { return &Store{db: db} }
 
 // Handlers serves the stock operations over HTTP.
 type Handlers struct {
@@ -51,11 +42,11 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 // its handler.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		"stock-item-create": http.HandlerFunc(h.Create),
-		"stock-find":        http.HandlerFunc(h.Find),
-		"stock-add":         http.HandlerFunc(h.Add),
-		"stock-subtract":    http.HandlerFunc(h.Subtract),
-		"stock-batch-init":  http.HandlerFunc(h.BatchInit),
+		operation.StockItemCreate: http.HandlerFunc(h.Create),
+		operation.StockFind:       http.HandlerFunc(h.Find),
+		operation.StockAdd:        http.HandlerFunc(h.Add),
+		operation.StockSubtract:   http.HandlerFunc(h.Subtract),
+		operation.StockBatchInit:  http.HandlerFunc(h.BatchInit),
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
@@ -58,7 +57,7 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	in, err := cehttp.NewEventFromHTTPRequest(r)
+	in, err := readEvent(r)
 	if err == nil {
 		err = in.Validate()
 	}
@@ -67,34 +66,46 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	log := a.log.With("type", in.Type(), "id", in.ID(), "subject", in.Subject())
 
-	reply, err := a.h(r.Context(), *in)
+	reply, err := a.h(r.Context(), in)
 	switch {
 	case errors.Is(err, ErrPermanent):
-		log.Warn("event rejected for good", "err", err)
+		a.log.Warn("event refused for good", "type", in.Type(), "id", in.ID(), "err", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	case err != nil:
 		// Whatever else went wrong (database down, deadline) may pass:
 		// let the broker retry.
-		log.Error("event failed", "err", err)
+		a.log.Error("event failed", "type", in.Type(), "id", in.ID(), "err", err)
 		http.Error(w, "temporary failure", http.StatusInternalServerError)
 		return
 	case reply == nil:
-		log.Debug("event handled")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if err := reply.Validate(); err != nil {
 		// A bug in the handler; a retry may hit a fixed version.
-		log.Error("invalid reply event", "err", err)
+		a.log.Error("invalid reply event", "type", in.Type(), "id", in.ID(), "err", err)
 		http.Error(w, "invalid reply event", http.StatusInternalServerError)
 		return
 	}
-	if err := cehttp.WriteResponseWriter(r.Context(), binding.ToMessage(reply), http.StatusOK, w); err != nil {
-		log.Error("write reply", "err", err)
-		return
+	body := writeBinary(w.Header(), *reply)
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(body); err != nil && a.log.Enabled(r.Context(), slog.LevelDebug) {
+		a.log.Debug("write reply", "type", in.Type(), "id", in.ID(), "err", err)
 	}
-	log.Debug("event handled", "reply_type", reply.Type(), "reply_id", reply.ID())
+}
+
+// readEvent reads the event of a request: binary mode on the fast path,
+// anything else (structured mode) through the SDK.
+func readEvent(r *http.Request) (event.Event, error) {
+	e, err := readBinary(r.Header, r.Body)
+	if !errors.Is(err, errNotBinary) {
+		return e, err
+	}
+	sdk, err := cehttp.NewEventFromHTTPRequest(r)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return *sdk, nil
 }

@@ -1,6 +1,7 @@
 package eventhttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
 // ErrNotAccepted is a sink answering a sent event with a non-2xx status.
@@ -24,10 +24,13 @@ type Sender struct {
 // Send delivers e and returns nil once the sink answered 2xx (the RabbitMQ
 // broker's ingress does so only after the publisher confirm).
 func (s Sender) Send(ctx context.Context, e event.Event) error {
-	req, err := cehttp.NewHTTPRequestFromEvent(ctx, s.URL, e)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, nil)
 	if err != nil {
 		return fmt.Errorf("send %s %s: %w", e.Type(), e.ID(), err)
 	}
+	body := writeBinary(req.Header, e)
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	c := s.Client
 	if c == nil {
 		c = http.DefaultClient

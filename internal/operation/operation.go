@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 // Domain is the bounded context an operation belongs to; each has its own database.
@@ -19,18 +21,18 @@ const (
 	Stock   Domain = "stock"
 	Payment Domain = "payment"
 	Saga    Domain = "saga"
-	// DeadLetter keeps the events the broker gave up on. A domain of its
+	// DeadLetters keeps the events the broker gave up on. A domain of its
 	// own, so that locally it runs in a process of its own and storing a
 	// dead letter never competes with the checkout path; its table lives
 	// in the order database.
-	DeadLetter Domain = "dead-letter"
+	DeadLetters Domain = "dead-letter"
 )
 
 // Database is the database a domain's operations use: the saga keeps its
 // state beside the orders so that order status and saga state change in one
 // local transaction, and the dead letters need no database of their own.
 func (d Domain) Database() string {
-	if d == Saga || d == DeadLetter {
+	if d == Saga || d == DeadLetters {
 		return string(Order)
 	}
 	return string(d)
@@ -52,71 +54,86 @@ type Operation struct {
 // Event reports whether the operation is a CloudEvent handler.
 func (o Operation) Event() bool { return o.EventPath != "" }
 
-// CloudEvent types of the checkout saga. The names follow the reverse-DNS
-// convention of the CloudEvents spec.
+// Operation names: Knative Service names, FUNCTION values, metric labels.
 const (
-	TypeCheckoutRequested  = "shop.checkout.requested"
-	TypeStockReserved      = "shop.stock.reserved"
-	TypeStockRejected      = "shop.stock.rejected"
-	TypePaymentDebited     = "shop.payment.debited"
-	TypePaymentRejected    = "shop.payment.rejected"
-	TypeCheckoutCompensate = "shop.checkout.compensate"
-	TypeStockReleased      = "shop.stock.released"
-	TypePaymentRefunded    = "shop.payment.refunded"
-	// TypePing is what a Knative PingSource emits; it drives the saga's recovery sweep.
-	TypePing = "dev.knative.sources.ping"
+	StockItemCreate   = "stock-item-create"
+	StockFind         = "stock-find"
+	StockAdd          = "stock-add"
+	StockSubtract     = "stock-subtract"
+	StockBatchInit    = "stock-batch-init"
+	StockReserve      = "stock-reserve"
+	StockRelease      = "stock-release"
+	PaymentCreateUser = "payment-create-user"
+	PaymentFindUser   = "payment-find-user"
+	PaymentAddFunds   = "payment-add-funds"
+	PaymentPay        = "payment-pay"
+	PaymentCancel     = "payment-cancel"
+	PaymentStatus     = "payment-status"
+	PaymentBatchInit  = "payment-batch-init"
+	PaymentDebit      = "payment-debit"
+	PaymentRefund     = "payment-refund"
+	OrderCreate       = "order-create"
+	OrderFind         = "order-find"
+	OrderAddItem      = "order-add-item"
+	OrderRemoveItem   = "order-remove-item"
+	OrderRemove       = "order-remove"
+	OrderCheckout     = "order-checkout"
+	OrderBatchInit    = "order-batch-init"
+	SagaStep          = "saga-step"
+	SagaSweep         = "saga-sweep"
+	DeadLetter        = "dead-letter"
 )
 
 // All lists every operation. Order matters only for readability.
 var All = []Operation{
-	{Name: "stock-item-create", Domain: Stock, Routes: []string{"POST /stock/item/create/{price}"}},
-	{Name: "stock-find", Domain: Stock, Routes: []string{"GET /stock/find/{item_id}"}},
-	{Name: "stock-add", Domain: Stock, Routes: []string{"POST /stock/add/{item_id}/{amount}"}},
-	{Name: "stock-subtract", Domain: Stock, Routes: []string{"POST /stock/subtract/{item_id}/{amount}"}},
-	{Name: "stock-batch-init", Domain: Stock, Routes: []string{"POST /stock/batch_init/{n}/{starting_stock}/{item_price}"}},
-	{Name: "stock-reserve", Domain: Stock, EventPath: "/events/stock-reserve", Consumes: []string{TypeCheckoutRequested}},
-	{Name: "stock-release", Domain: Stock, EventPath: "/events/stock-release", Consumes: []string{TypeCheckoutCompensate}},
+	{Name: StockItemCreate, Domain: Stock, Routes: []string{"POST /stock/item/create/{price}"}},
+	{Name: StockFind, Domain: Stock, Routes: []string{"GET /stock/find/{item_id}"}},
+	{Name: StockAdd, Domain: Stock, Routes: []string{"POST /stock/add/{item_id}/{amount}"}},
+	{Name: StockSubtract, Domain: Stock, Routes: []string{"POST /stock/subtract/{item_id}/{amount}"}},
+	{Name: StockBatchInit, Domain: Stock, Routes: []string{"POST /stock/batch_init/{n}/{starting_stock}/{item_price}"}},
+	{Name: StockReserve, Domain: Stock, EventPath: "/events/stock-reserve", Consumes: []string{schemas.TypeCheckoutRequested}},
+	{Name: StockRelease, Domain: Stock, EventPath: "/events/stock-release", Consumes: []string{schemas.TypeCheckoutCompensate}},
 
-	{Name: "payment-create-user", Domain: Payment, Routes: []string{"POST /payment/create_user"}},
-	{Name: "payment-find-user", Domain: Payment, Routes: []string{"GET /payment/find_user/{user_id}"}},
-	{Name: "payment-add-funds", Domain: Payment, Routes: []string{"POST /payment/add_funds/{user_id}/{amount}"}},
-	{Name: "payment-pay", Domain: Payment, Routes: []string{
+	{Name: PaymentCreateUser, Domain: Payment, Routes: []string{"POST /payment/create_user"}},
+	{Name: PaymentFindUser, Domain: Payment, Routes: []string{"GET /payment/find_user/{user_id}"}},
+	{Name: PaymentAddFunds, Domain: Payment, Routes: []string{"POST /payment/add_funds/{user_id}/{amount}"}},
+	{Name: PaymentPay, Domain: Payment, Routes: []string{
 		"POST /payment/pay/{user_id}/{amount}",
 		"POST /payment/pay/{user_id}/{order_id}/{amount}",
 	}},
-	{Name: "payment-cancel", Domain: Payment, Routes: []string{"POST /payment/cancel/{user_id}/{order_id}"}},
-	{Name: "payment-status", Domain: Payment, Routes: []string{
+	{Name: PaymentCancel, Domain: Payment, Routes: []string{"POST /payment/cancel/{user_id}/{order_id}"}},
+	{Name: PaymentStatus, Domain: Payment, Routes: []string{
 		"GET /payment/status/{user_id}/{order_id}",
 		"POST /payment/status/{user_id}/{order_id}",
 	}},
-	{Name: "payment-batch-init", Domain: Payment, Routes: []string{"POST /payment/batch_init/{n}/{starting_money}"}},
-	{Name: "payment-debit", Domain: Payment, EventPath: "/events/payment-debit", Consumes: []string{TypeCheckoutRequested}},
-	{Name: "payment-refund", Domain: Payment, EventPath: "/events/payment-refund", Consumes: []string{TypeCheckoutCompensate}},
+	{Name: PaymentBatchInit, Domain: Payment, Routes: []string{"POST /payment/batch_init/{n}/{starting_money}"}},
+	{Name: PaymentDebit, Domain: Payment, EventPath: "/events/payment-debit", Consumes: []string{schemas.TypeCheckoutRequested}},
+	{Name: PaymentRefund, Domain: Payment, EventPath: "/events/payment-refund", Consumes: []string{schemas.TypeCheckoutCompensate}},
 
-	{Name: "order-create", Domain: Order, Routes: []string{"POST /orders/create/{user_id}"}},
-	{Name: "order-find", Domain: Order, Routes: []string{"GET /orders/find/{order_id}"}},
-	{Name: "order-add-item", Domain: Order, Routes: []string{
+	{Name: OrderCreate, Domain: Order, Routes: []string{"POST /orders/create/{user_id}"}},
+	{Name: OrderFind, Domain: Order, Routes: []string{"GET /orders/find/{order_id}"}},
+	{Name: OrderAddItem, Domain: Order, Routes: []string{
 		"POST /orders/addItem/{order_id}/{item_id}/{quantity}",
 		"POST /orders/addItem/{order_id}/{item_id}",
 	}},
-	{Name: "order-remove-item", Domain: Order, Routes: []string{
+	{Name: OrderRemoveItem, Domain: Order, Routes: []string{
 		"DELETE /orders/removeItem/{order_id}/{item_id}",
 		"POST /orders/removeItem/{order_id}/{item_id}",
 	}},
-	{Name: "order-remove", Domain: Order, Routes: []string{"DELETE /orders/remove/{order_id}"}},
-	{Name: "order-checkout", Domain: Order, Routes: []string{"POST /orders/checkout/{order_id}"}},
-	{Name: "order-batch-init", Domain: Order, Routes: []string{"POST /orders/batch_init/{n}/{n_items}/{n_users}/{item_price}"}},
+	{Name: OrderRemove, Domain: Order, Routes: []string{"DELETE /orders/remove/{order_id}"}},
+	{Name: OrderCheckout, Domain: Order, Routes: []string{"POST /orders/checkout/{order_id}"}},
+	{Name: OrderBatchInit, Domain: Order, Routes: []string{"POST /orders/batch_init/{n}/{n_items}/{n_users}/{item_price}"}},
 
 	// The saga's CloudEvent handler takes every reply of the checkout.
-	{Name: "saga-step", Domain: Saga, EventPath: "/events/saga-step", Consumes: []string{
-		TypeStockReserved, TypeStockRejected, TypePaymentDebited, TypePaymentRejected,
-		TypeStockReleased, TypePaymentRefunded,
+	{Name: SagaStep, Domain: Saga, EventPath: "/events/saga-step", Consumes: []string{
+		schemas.TypeStockReserved, schemas.TypeStockRejected, schemas.TypePaymentDebited, schemas.TypePaymentRejected,
+		schemas.TypeStockReleased, schemas.TypePaymentRefunded,
 	}},
-	{Name: "saga-sweep", Domain: Saga, EventPath: "/events/saga-sweep", Consumes: []string{TypePing}},
+	{Name: SagaSweep, Domain: Saga, EventPath: "/events/saga-sweep", Consumes: []string{schemas.TypePing}},
 
 	// Every Trigger's deadLetterSink: stores what the broker gave up on.
 	// The ping drives its retention (pruning), not a delivery of its own.
-	{Name: "dead-letter", Domain: DeadLetter, EventPath: "/events/dead-letter", Consumes: []string{TypePing}},
+	{Name: DeadLetter, Domain: DeadLetters, EventPath: "/events/dead-letter", Consumes: []string{schemas.TypePing}},
 }
 
 // ByName finds an operation.

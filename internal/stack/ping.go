@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 // pingSource stands in for the cluster's PingSource (knative/base/pingsource.yaml):
@@ -50,7 +50,7 @@ func (p *pingSource) send(ctx context.Context, n int) error {
 	// Binary-mode CloudEvent, shaped like the PingSource adapter's.
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Ce-Specversion", "1.0")
-	req.Header.Set("Ce-Type", operation.TypePing)
+	req.Header.Set("Ce-Type", schemas.TypePing)
 	req.Header.Set("Ce-Source", "/apis/v1/namespaces/webshop/pingsources/saga-sweep")
 	req.Header.Set("Ce-Id", "local-ping-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.Itoa(n))
 	req.Header.Set("Ce-Time", time.Now().UTC().Format(time.RFC3339Nano))

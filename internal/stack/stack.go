@@ -26,6 +26,7 @@ import (
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/internal/localstack"
+	"github.com/wdm-knative/webshop/internal/operation"
 )
 
 // Options say where and how to run a stack. The envconfig tags are the
@@ -225,8 +226,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			fmt.Sprintf("K_SINK=http://127.0.0.1:%d/", brokerPort),
 			// Straight to the owning process, as a cluster-local Service URL
 			// would be: the public gateway is one proxy hop more per call.
-			"STOCK_URL="+servingURL(procs, baseURL, "stock-find"),
-			"PAYMENT_URL="+servingURL(procs, baseURL, "payment-find-user"),
+			"STOCK_URL="+servingURL(procs, baseURL, operation.StockFind),
+			"PAYMENT_URL="+servingURL(procs, baseURL, operation.PaymentFindUser),
 		)...))
 	}
 	comps = append(comps, s.component(Gateway, "gateway", httpReady(s.gatewayURL+"/health/readiness"),

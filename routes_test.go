@@ -4,127 +4,42 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/wdm-knative/webshop/internal/eventtest"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
-// httpBroker is a minimal stand-in for the Knative Broker over real HTTP:
-// its ingress takes events at its URL (K_SINK), and each is POSTed in
-// binary mode to every operation whose Trigger selects its type, retried on
-// 5xx, with the reply in the response published in turn.
-type httpBroker struct {
-	t      *testing.T
-	srv    *httptest.Server
-	client *http.Client
-
-	mu          sync.Mutex
-	subscribers map[string]string // operation name -> base URL
-	inFlight    sync.WaitGroup
-}
-
-func newHTTPBroker(t *testing.T) *httpBroker {
-	b := &httpBroker{t: t, client: &http.Client{Timeout: 30 * time.Second}, subscribers: map[string]string{}}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e, err := cehttp.NewEventFromHTTPRequest(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		b.publish(*e)
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(b.srv.Close)
-	t.Cleanup(b.inFlight.Wait) // runs first: deliveries finish before servers close
-	return b
-}
-
-func (b *httpBroker) subscribe(base string, names ...string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, n := range names {
-		b.subscribers[n] = base
-	}
-}
-
-func (b *httpBroker) publish(e event.Event) {
-	for _, op := range operation.All {
-		for _, typ := range op.Consumes {
-			if typ != e.Type() {
-				continue
-			}
-			b.mu.Lock()
-			base := b.subscribers[op.Name]
-			b.mu.Unlock()
-			b.inFlight.Add(1)
-			go func() {
-				defer b.inFlight.Done()
-				b.deliver(base+op.EventPath, e)
-			}()
-		}
-	}
-}
-
-func (b *httpBroker) deliver(url string, e event.Event) {
-	for range 50 {
-		req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), url, e)
-		if err != nil {
-			b.t.Error(err)
-			return
-		}
-		resp, err := b.client.Do(req)
-		if err != nil {
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		if resp.StatusCode >= 500 {
-			resp.Body.Close()
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		if resp.StatusCode >= 300 {
-			b.t.Errorf("%s answered %d to %s", url, resp.StatusCode, e.Type())
-			resp.Body.Close()
-			return
-		}
-		if resp.Header.Get("Ce-Id") != "" {
-			reply, err := cehttp.NewEventFromHTTPResponse(resp)
-			if err != nil {
-				b.t.Errorf("reply of %s: %v", url, err)
-			} else {
-				b.publish(*reply)
-			}
-		}
-		resp.Body.Close()
-		return
-	}
-	b.t.Errorf("%s never took %s", url, e.Type())
-}
-
-// TestCheckoutThroughFunctions runs the saga across three Functions (stock,
-// payment, order+saga) wired by HTTP and a broker stand-in, as the local
-// stack does: events travel in binary mode, replies in responses.
+// TestCheckoutThroughFunctions checks the wiring of the checkout: three
+// Functions (stock, payment, order+saga) joined by HTTP and the eventtest
+// broker over HTTP, as the local stack does (events in binary mode, replies
+// in responses). The checkout's behaviour is tested in saga/.
 func TestCheckoutThroughFunctions(t *testing.T) {
-	b := newHTTPBroker(t)
+	b := eventtest.New(t, eventtest.Async())
 	_, stockSrv := started(t, Config{Function: "stock", StockDSN: testenv.NewDatabase(t)})
 	_, paySrv := started(t, Config{Function: "payment", PaymentDSN: testenv.NewDatabase(t)})
 	orderFn, orderSrv := started(t, Config{
 		Function: "order,saga", OrderDSN: testenv.NewDatabase(t),
-		StockURL: stockSrv.URL, PaymentURL: paySrv.URL, Sink: b.srv.URL,
+		StockURL: stockSrv.URL, PaymentURL: paySrv.URL, Sink: b.URL(),
 		CheckoutTimeout: 20 * time.Second,
 	})
-	b.subscribe(stockSrv.URL, "stock-reserve", "stock-release")
-	b.subscribe(paySrv.URL, "payment-debit", "payment-refund")
-	b.subscribe(orderSrv.URL, "saga-step", "saga-sweep")
+	for base, ops := range map[string][]string{
+		stockSrv.URL: {operation.StockReserve, operation.StockRelease},
+		paySrv.URL:   {operation.PaymentDebit, operation.PaymentRefund},
+		orderSrv.URL: {operation.SagaStep},
+	} {
+		for _, op := range ops {
+			b.SubscribeHTTP(op, base)
+		}
+	}
 
 	mustOK := func(method, url string) map[string]any {
 		t.Helper()
@@ -171,7 +86,7 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		ping := event.New()
 		ping.SetID("ping-1")
 		ping.SetSource("/test/pingsource")
-		ping.SetType(operation.TypePing)
+		ping.SetType(schemas.TypePing)
 		req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), orderSrv.URL+"/events/saga-sweep", ping)
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +106,7 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		req.Header.Set("Ce-Id", "x")
 		req.Header.Set("Ce-Source", "/test")
 		req.Header.Set("Ce-Specversion", "1.0")
-		req.Header.Set("Ce-Type", operation.TypeStockReserved)
+		req.Header.Set("Ce-Type", schemas.TypeStockReserved)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

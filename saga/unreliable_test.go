@@ -6,105 +6,18 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
-	"github.com/wdm-knative/webshop/internal/eventhttp"
-	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/eventtest"
 	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/saga"
-	"github.com/wdm-knative/webshop/schemas/schematest"
 )
-
-// broker is an in-memory stand-in for the Knative Broker: at-least-once,
-// no order, a reply is queued before its input is acked, and an input whose
-// handler failed stays queued. It routes by the operation table.
-type broker struct {
-	t        *testing.T
-	rng      *rand.Rand
-	dupRate  float64
-	dropRate float64 // for events sent by the checkout: lost on the way in
-	handlers map[string][]eventhttp.Handler
-
-	mu      sync.Mutex
-	queue   []delivery
-	handled int
-}
-
-type delivery struct {
-	e  event.Event
-	to eventhttp.Handler
-}
-
-func (b *broker) Send(_ context.Context, e event.Event) error {
-	schematest.Check(b.t, e)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, h := range b.handlers[e.Type()] {
-		b.queue = append(b.queue, delivery{e, h})
-	}
-	return nil
-}
-
-// send is how the test's checkout hands its first event over; it may lose
-// it (a K_SINK failure), which the sweep must make up for.
-func (b *broker) send(e event.Event) {
-	b.mu.Lock()
-	lost := b.rng.Float64() < b.dropRate
-	b.mu.Unlock()
-	if !lost {
-		_ = b.Send(context.Background(), e)
-	}
-}
-
-// pick takes a random queued delivery; with dupRate it stays queued too.
-func (b *broker) pick() (delivery, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.queue) == 0 {
-		return delivery{}, false
-	}
-	i := b.rng.IntN(len(b.queue))
-	d := b.queue[i]
-	if b.rng.Float64() >= b.dupRate {
-		b.queue = slices.Delete(b.queue, i, i+1)
-	}
-	b.handled++
-	return d, true
-}
-
-// drain delivers until nothing is queued, with workers in parallel.
-func (b *broker) drain(workers int) {
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				d, ok := b.pick()
-				if !ok {
-					return
-				}
-				reply, err := d.to(context.Background(), d.e)
-				if err != nil {
-					b.t.Errorf("%s %s: %v", d.e.Type(), d.e.Subject(), err)
-					continue
-				}
-				if reply != nil {
-					_ = b.Send(context.Background(), *reply)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
 
 func migrated(t *testing.T, domain string) *pgxpool.Pool {
 	t.Helper()
@@ -180,25 +93,11 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 	creditBefore := sum(t, paymentDB, `SELECT sum(credit) FROM users`)
 
 	sagaStore := saga.NewStore(orderDB)
-	b := &broker{t: t, rng: rng, dupRate: dupRate, dropRate: dropRate, handlers: map[string][]eventhttp.Handler{}}
-	handlers := map[string]eventhttp.Handler{}
-	for name, h := range stock.NewEvents(stock.NewStore(stockDB), log).Operations() {
-		handlers[name] = h
-	}
-	for name, h := range payment.NewEvents(payment.NewStore(paymentDB), log).Operations() {
-		handlers[name] = h
-	}
+	b := eventtest.New(t, eventtest.Seed(seed), eventtest.Duplicates(dupRate), eventtest.Drops(dropRate))
 	sagaEvents := saga.NewEvents(sagaStore, b, saga.Options{StallAfter: time.Millisecond, Deadline: deadline, Batch: 7}, log)
-	for name, h := range sagaEvents.Operations() {
-		handlers[name] = h
-	}
-	for _, op := range operation.All {
-		for _, typ := range op.Consumes {
-			if h, ok := handlers[op.Name]; ok && typ != operation.TypePing {
-				b.handlers[typ] = append(b.handlers[typ], h)
-			}
-		}
-	}
+	b.SubscribeAll(stock.NewEvents(stock.NewStore(stockDB), log).Operations())
+	b.SubscribeAll(payment.NewEvents(payment.NewStore(paymentDB), log).Operations())
+	b.SubscribeAll(sagaEvents.Operations())
 
 	// Every order checked out twice at once: the second joins.
 	var wg sync.WaitGroup
@@ -207,7 +106,7 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				co, err := sagaStore.Begin(ctx, fmt.Sprint(o))
+				co, err := sagaStore.Begin(ctx, fmt.Sprint(o), saga.NewSagaID())
 				if err != nil {
 					t.Error(err)
 					return
@@ -218,7 +117,7 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 						t.Error(err)
 						return
 					}
-					b.send(e)
+					_ = b.Send(ctx, e)
 				}
 			}()
 		}
@@ -227,17 +126,17 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 	if n := sum(t, orderDB, `SELECT count(*) FROM sagas`); n != nOrders {
 		t.Fatalf("%d sagas for %d orders", n, nOrders)
 	}
-	b.drain(6)
+	b.Drain(6)
 	// Lost requests leave sagas pending; sweeps re-send until all end.
 	for round := 0; sum(t, orderDB, `SELECT count(*) FROM sagas WHERE status IN ('pending', 'compensating')`) > 0; round++ {
 		if round == 5 {
 			t.Fatal("sagas still running after 5 sweeps")
 		}
 		time.Sleep(5 * time.Millisecond)
-		if _, err := sagaEvents.Sweep(ctx, event.New()); err != nil {
+		if err := sagaEvents.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
-		b.drain(6)
+		b.Drain(6)
 	}
 
 	paidOrders := sum(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'paid'`)
@@ -246,7 +145,7 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 	paidValue := sum(t, orderDB, `SELECT coalesce(sum(total_cost), 0) FROM orders WHERE status = 'paid'`)
 	stockTaken := stockBefore - sum(t, stockDB, `SELECT sum(stock * price) FROM items`)
 	creditTaken := creditBefore - sum(t, paymentDB, `SELECT sum(credit) FROM users`)
-	t.Logf("%d deliveries; %d paid, %d open; value %d", b.handled, paidOrders, openOrders, paidValue)
+	t.Logf("%d deliveries; %d paid, %d open; value %d", b.Handled(), paidOrders, openOrders, paidValue)
 	if paidOrders != paidSagas || paidOrders+openOrders != nOrders {
 		t.Errorf("paid orders %d, paid sagas %d, open orders %d of %d", paidOrders, paidSagas, openOrders, nOrders)
 	}

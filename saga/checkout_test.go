@@ -1,17 +1,20 @@
-package order_test
+package saga_test
+
+// The checkout's integration tests: the HTTP checkout (saga.Checkout), the
+// real order, stock and payment handlers on their own databases, and the
+// saga's event handlers, joined by the eventtest broker. This is the one layer
+// that tests the checkout's behaviour; the root package tests only that the
+// function wires it, and e2e/ runs it through the whole local stack.
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
@@ -19,112 +22,50 @@ import (
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/eventtest"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 	"github.com/wdm-knative/webshop/saga"
-	"github.com/wdm-knative/webshop/schemas/schematest"
 )
-
-// asyncBroker delivers each event to its consumers in goroutines, retries
-// failed deliveries, publishes replies, and may deliver everything twice.
-type asyncBroker struct {
-	t        *testing.T
-	handlers map[string][]eventhttp.Handler
-	down     atomic.Bool // the ingress refuses events from outside
-	twice    bool
-	inFlight sync.WaitGroup
-}
-
-func (b *asyncBroker) Send(_ context.Context, e event.Event) error {
-	if b.down.Load() {
-		return eventhttp.ErrNotAccepted
-	}
-	b.publish(e)
-	return nil
-}
-
-func (b *asyncBroker) publish(e event.Event) {
-	schematest.Check(b.t, e)
-	for _, h := range b.handlers[e.Type()] {
-		b.inFlight.Add(1)
-		go func() {
-			defer b.inFlight.Done()
-			b.deliver(h, e, b.twice)
-		}()
-	}
-}
-
-func (b *asyncBroker) deliver(h eventhttp.Handler, e event.Event, again bool) {
-	for range 100 {
-		reply, err := h(context.Background(), e)
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if reply != nil {
-			b.publish(*reply)
-		}
-		if again {
-			b.deliver(h, e, false)
-		}
-		return
-	}
-	b.t.Errorf("%s %s never handled", e.Type(), e.Subject())
-}
 
 // sagaShop is the three domains over HTTP with the real checkout saga.
 type sagaShop struct {
 	orderURL, stockURL, paymentURL string
-	broker                         *asyncBroker
+	broker                         *eventtest.Broker
 	sagaEvents                     *saga.Events
 	orderDB                        *pgxpool.Pool
 }
 
-func newSagaShop(t *testing.T, timeout time.Duration, twice bool) *sagaShop {
+func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) *sagaShop {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
 	stockDB, paymentDB := migrated(t, "stock"), migrated(t, "payment")
 	orderDSN := testenv.NewDatabase(t)
 	orderDB := migratedDSN(t, orderDSN, "order")
-	b := &asyncBroker{t: t, handlers: map[string][]eventhttp.Handler{}, twice: twice}
-	// Registered after the pools, so it runs before they close: late
-	// duplicates still in flight finish first.
-	t.Cleanup(b.inFlight.Wait)
+	// Created after the pools, so its cleanup (waiting for deliveries in
+	// flight) runs before they close.
+	b := eventtest.New(t, append([]eventtest.Option{eventtest.Async()}, opts...)...)
 	sagas := saga.NewStore(orderDB)
 	outcomes := saga.NewOutcomes(orderDSN, sagas, log)
 	go outcomes.Run(ctx)
-	sagaEvents := saga.NewEvents(sagas, b, saga.Options{StallAfter: time.Millisecond, Deadline: time.Hour}, log)
+	sagaOpts := saga.Options{CheckoutTimeout: timeout, StallAfter: time.Millisecond, Deadline: time.Hour}
+	sagaEvents := saga.NewEvents(sagas, b, sagaOpts, log)
+	b.SubscribeAll(stock.NewEvents(stock.NewStore(stockDB), log).Operations())
+	b.SubscribeAll(payment.NewEvents(payment.NewStore(paymentDB), log).Operations())
+	b.SubscribeAll(sagaEvents.Operations())
 
-	handlers := map[string]eventhttp.Handler{}
-	for _, ops := range []map[string]eventhttp.Handler{
-		stock.NewEvents(stock.NewStore(stockDB), log).Operations(),
-		payment.NewEvents(payment.NewStore(paymentDB), log).Operations(),
-		sagaEvents.Operations(),
-	} {
-		for name, h := range ops {
-			handlers[name] = h
-		}
-	}
-	for _, op := range operation.All {
-		for _, typ := range op.Consumes {
-			if h, ok := handlers[op.Name]; ok {
-				b.handlers[typ] = append(b.handlers[typ], h)
-			}
-		}
-	}
-
-	stockSrv := serve(t, operation.Stock, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
-	paymentSrv := serve(t, operation.Payment, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
+	stockSrv := testserver.Serve(t, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
+	paymentSrv := testserver.Serve(t, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
 	client := api.NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
 	orderOps := order.NewHandlers(order.NewStore(orderDB),
 		order.NewStockClient(stockSrv.URL, client), order.NewPaymentClient(paymentSrv.URL, client), log).Operations()
-	orderOps["order-checkout"] = order.NewCheckout(sagas, outcomes, b, timeout, log)
-	orderSrv := serve(t, operation.Order, orderOps)
+	orderOps[operation.OrderCheckout] = saga.NewCheckout(sagas, outcomes, b, sagaOpts, log)
+	orderSrv := testserver.Serve(t, orderOps)
 	return &sagaShop{orderURL: orderSrv.URL, stockURL: stockSrv.URL, paymentURL: paymentSrv.URL,
 		broker: b, sagaEvents: sagaEvents, orderDB: orderDB}
 }
@@ -140,6 +81,19 @@ func migratedDSN(t *testing.T, dsn, domain string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// call sends a request and decodes its JSON answer.
+var call = testenv.CallJSON
+
+// must is call that fails the test unless the answer is 200.
+func must(t testing.TB, method, url string) map[string]any {
+	t.Helper()
+	code, body := call(t, method, url)
+	if code != 200 {
+		t.Fatalf("%s %s = %d %v", method, url, code, body)
+	}
+	return body
 }
 
 func (s *sagaShop) item(t *testing.T, price, stock int64) string {
@@ -203,7 +157,11 @@ func TestCheckout(t *testing.T) {
 	for _, twice := range []bool{false, true} {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s/duplicates=%v", c.name, twice), func(t *testing.T) {
-				s := newSagaShop(t, 10*time.Second, twice)
+				var opts []eventtest.Option
+				if twice {
+					opts = append(opts, eventtest.Duplicates(0.5))
+				}
+				s := newSagaShop(t, 10*time.Second, opts...)
 				item, user := s.item(t, 5, c.stock), s.user(t, c.credit)
 				o := s.order(t, user, map[string]int64{item: 2})
 				if got := s.checkout(t, o); got != c.want {
@@ -243,7 +201,7 @@ func TestCheckout(t *testing.T) {
 }
 
 func TestCheckoutRefusals(t *testing.T) {
-	s := newSagaShop(t, time.Second, false)
+	s := newSagaShop(t, time.Second)
 	user := s.user(t, 10)
 	empty := s.order(t, user, nil)
 	cases := []struct {
@@ -268,7 +226,7 @@ func TestCheckoutRefusals(t *testing.T) {
 // item with stock 10, 30 users with credit 1, 30 one-item orders checked out
 // at once (each twice): exactly 10 paid, and both callers of an order agree.
 func TestCheckoutConsistency(t *testing.T) {
-	s := newSagaShop(t, 20*time.Second, true)
+	s := newSagaShop(t, 20*time.Second, eventtest.Duplicates(0.5))
 	item := s.item(t, 1, 10)
 	const n = 30
 	users, orders := make([]string, n), make([]string, n)
@@ -310,18 +268,18 @@ func TestCheckoutConsistency(t *testing.T) {
 // TestCheckoutBrokerDown: the request cannot be sent, the caller gets 503
 // (never a wrong 200/400), the sweep re-sends, and a retry joins the saga.
 func TestCheckoutBrokerDown(t *testing.T) {
-	s := newSagaShop(t, 300*time.Millisecond, false)
+	s := newSagaShop(t, 300*time.Millisecond)
 	item, user := s.item(t, 1, 5), s.user(t, 5)
 	o := s.order(t, user, map[string]int64{item: 1})
-	s.broker.down.Store(true)
+	s.broker.SetDown(true)
 	if got := s.checkout(t, o); got != http.StatusServiceUnavailable {
 		t.Fatalf("checkout with the broker down = %d, want 503", got)
 	}
 	if code, _ := call(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/1", s.orderURL, o, item)); code != http.StatusBadRequest {
 		t.Errorf("addItem while checking out = %d, want 400", code)
 	}
-	s.broker.down.Store(false)
-	if _, err := s.sagaEvents.Sweep(context.Background(), event.New()); err != nil {
+	s.broker.SetDown(false)
+	if err := s.sagaEvents.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.checkout(t, o); got != http.StatusOK {

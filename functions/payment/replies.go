@@ -1,0 +1,56 @@
+package payment
+
+import (
+	"log/slog"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/schemas"
+)
+
+// Events serves the saga's payment steps as CloudEvent handlers.
+type Events struct {
+	store *Store
+	log   *slog.Logger
+}
+
+// NewEvents returns the event side of the payment domain.
+func NewEvents(store *Store, log *slog.Logger) *Events {
+	return &Events{store: store, log: log}
+}
+
+// Operations maps each payment event operation's name to its handler.
+func (h *Events) Operations() map[string]eventhttp.Handler {
+	return map[string]eventhttp.Handler{
+		operation.PaymentDebit:  h.Debit,
+		operation.PaymentRefund: h.Refund,
+	}
+}
+
+// debitReply answers a checkout.requested from the ledger row.
+func debitReply(in event.Event, e LedgerEntry) (*event.Event, error) {
+	src := schemas.Source(operation.PaymentDebit)
+	switch e.State {
+	case LedgerDebited, LedgerRefunded:
+		return schemas.Reply(in, src, schemas.TypePaymentDebited,
+			schemas.PaymentDebited{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Amount: e.Amount})
+	case LedgerRejected:
+		return schemas.Reply(in, src, schemas.TypePaymentRejected,
+			schemas.PaymentRejected{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Reason: e.Reason})
+	default: // tombstone: the saga was compensated before this arrived
+		return schemas.Reply(in, src, schemas.TypePaymentRejected,
+			schemas.PaymentRejected{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Reason: schemas.ReasonCompensated})
+	}
+}
+
+// refundReply answers a checkout.compensate from the ledger row: refunded,
+// with the amount given back (0 unless something had been debited).
+func refundReply(in event.Event, e LedgerEntry) (*event.Event, error) {
+	var amount int64
+	if e.State == LedgerRefunded {
+		amount = e.Amount
+	}
+	return schemas.Reply(in, schemas.Source(operation.PaymentRefund), schemas.TypePaymentRefunded,
+		schemas.PaymentRefunded{SagaID: e.SagaID, OrderID: e.OrderID, UserID: e.UserID, Amount: amount})
+}
