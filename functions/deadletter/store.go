@@ -8,18 +8,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // ErrNotFound is a dead-letter id with no row.
 var ErrNotFound = errors.New("dead letter not found")
-
-// DB is what the store needs of Postgres: a *pgxpool.Pool satisfies it.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Letter is one stored dead letter.
 type Letter struct {
@@ -39,10 +33,10 @@ type Letter struct {
 }
 
 // Store keeps dead letters in the dead_letters table (order database).
-type Store struct{ db DB }
+type Store struct{ db pgtx.Executor }
 
-// NewStore returns a store on db.
-func NewStore(db DB) *Store { return &Store{db: db} }
+// NewStore returns a store on db (a pool, or shopctl's connection).
+func NewStore(db pgtx.Executor) *Store { return &Store{db: db} }
 
 // Save stores l unless the same event already failed on the same Trigger,
 // and reports whether it added a row. One statement, no lock held past it.

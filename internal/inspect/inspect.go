@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Errors of the reads.
@@ -22,12 +24,6 @@ var (
 	// the id is unknown; OrderStatus tells which).
 	ErrNoSaga = errors.New("no checkout saga for this order")
 )
-
-// Querier is what inspect needs of Postgres: a *pgxpool.Pool or *pgx.Conn.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Saga is one row of the sagas table, plus what it waits for.
 type Saga struct {
@@ -85,7 +81,7 @@ func waitsFor(status, stock, payment string) []string {
 }
 
 // OrderStatus returns an order's status, or ErrUnknownOrder.
-func OrderStatus(ctx context.Context, db Querier, orderID string) (string, error) {
+func OrderStatus(ctx context.Context, db pgtx.Executor, orderID string) (string, error) {
 	var status string
 	err := db.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -99,7 +95,7 @@ func OrderStatus(ctx context.Context, db Querier, orderID string) (string, error
 
 // Sagas returns the sagas of an order, newest first (a failed checkout may
 // be retried, which starts a new saga), or ErrNoSaga.
-func Sagas(ctx context.Context, db Querier, orderID string) ([]Saga, error) {
+func Sagas(ctx context.Context, db pgtx.Executor, orderID string) ([]Saga, error) {
 	rows, err := db.Query(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE order_id = $1 ORDER BY created_at DESC`, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("read sagas: %w", err)
@@ -117,7 +113,7 @@ func Sagas(ctx context.Context, db Querier, orderID string) ([]Saga, error) {
 // Stuck lists the running sagas created more than olderThan ago, oldest
 // first. Age, not updated_at: the sweep touches updated_at on every
 // re-send, so a saga the sweep keeps re-driving in vain never looks idle.
-func Stuck(ctx context.Context, db Querier, olderThan time.Duration, limit int) ([]Saga, error) {
+func Stuck(ctx context.Context, db pgtx.Executor, olderThan time.Duration, limit int) ([]Saga, error) {
 	rows, err := db.Query(ctx, `SELECT `+sagaColumns+` FROM sagas
 		WHERE status IN ('pending', 'compensating') AND created_at < now() - $1 * interval '1 millisecond'
 		ORDER BY created_at LIMIT $2`, olderThan.Milliseconds(), limit)
@@ -133,7 +129,7 @@ func Stuck(ctx context.Context, db Querier, olderThan time.Duration, limit int) 
 
 // CountStuck counts what Stuck would list (without a limit), for the
 // stuck-saga gauge: it runs once per scrape, never on the checkout path.
-func CountStuck(ctx context.Context, db Querier, olderThan time.Duration) (int, error) {
+func CountStuck(ctx context.Context, db pgtx.Executor, olderThan time.Duration) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `SELECT count(*) FROM sagas
 		WHERE status IN ('pending', 'compensating') AND created_at < now() - $1 * interval '1 millisecond'`,
@@ -167,7 +163,7 @@ type PaymentEntry struct {
 }
 
 // StockLedger returns the stock ledger rows of the given sagas.
-func StockLedger(ctx context.Context, db Querier, sagaIDs []string) ([]StockEntry, error) {
+func StockLedger(ctx context.Context, db pgtx.Executor, sagaIDs []string) ([]StockEntry, error) {
 	rows, err := db.Query(ctx, `SELECT saga_id, state, items, coalesce(reason, ''), coalesce(item_id, ''), created_at, updated_at
 		FROM stock_ledger WHERE saga_id = ANY($1) ORDER BY created_at`, sagaIDs)
 	if err != nil {
@@ -185,7 +181,7 @@ func StockLedger(ctx context.Context, db Querier, sagaIDs []string) ([]StockEntr
 }
 
 // PaymentLedger returns the payment ledger rows of the given sagas.
-func PaymentLedger(ctx context.Context, db Querier, sagaIDs []string) ([]PaymentEntry, error) {
+func PaymentLedger(ctx context.Context, db pgtx.Executor, sagaIDs []string) ([]PaymentEntry, error) {
 	rows, err := db.Query(ctx, `SELECT saga_id, user_id, state, amount, coalesce(reason, ''), created_at, updated_at
 		FROM payment_ledger WHERE saga_id = ANY($1) ORDER BY created_at`, sagaIDs)
 	if err != nil {
