@@ -53,6 +53,9 @@ type Config struct {
 	// SagaSweepInterval is the period of the sweep inside the process
 	// serving saga-sweep (the PingSource is only its backstop).
 	SagaSweepInterval time.Duration `envconfig:"SAGA_SWEEP_INTERVAL"`
+	// DeadLetterRetention is how long the dead-letter operation keeps a
+	// dead letter; older ones are pruned on its PingSource ticks.
+	DeadLetterRetention time.Duration `envconfig:"DEAD_LETTER_RETENTION" default:"168h"`
 
 	// Port and ListenAddress are for cmd/function; the func runtime has its own.
 	// Listening on loopback is enough under Knative too: the queue-proxy
@@ -141,15 +144,8 @@ func (c Config) dsn(db string) (string, string) {
 	}
 }
 
-// database is the database an operation's domain uses: the saga keeps its
-// state beside the orders so that order status and saga state change in one
-// local transaction.
-func database(d operation.Domain) string {
-	if d == operation.Saga {
-		return string(operation.Order)
-	}
-	return string(d)
-}
+// database is the database an operation's domain uses (operation.Domain.Database).
+func database(d operation.Domain) string { return d.Database() }
 
 // databasesOf lists, once each, the databases ops use.
 func databasesOf(ops []operation.Operation) []string {

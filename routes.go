@@ -1,15 +1,18 @@
 package function
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/wdm-knative/webshop/functions/deadletter"
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/inspect"
 	"github.com/wdm-knative/webshop/internal/metrics"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/saga"
@@ -102,7 +105,7 @@ func merge(dst, src map[string]http.Handler) {
 // w.ops, keyed by operation name; Start mounts each at the operation's
 // EventPath. The handlers have the Knative func CloudEvent signature;
 // eventhttp serves them the way the broker's dispatcher expects (binary
-// mode, reply in the response, 5xx to retry, 400 to dead-letter).
+// mode, reply in the response, 5xx to retry, 400 to refuse for good).
 func eventHandlers(ctx context.Context, w *wiring) (map[string]http.Handler, error) {
 	handlers := map[string]eventhttp.Handler{}
 	add := func(ops map[string]eventhttp.Handler) {
@@ -128,12 +131,24 @@ func eventHandlers(ctx context.Context, w *wiring) (map[string]http.Handler, err
 		add(events.Operations())
 		if selected(w.ops, operation.SagaSweep) {
 			w.background(ctx, events.RunSweeps)
+			// Where the sweep runs: the sagas it re-drives in vain are the stuck ones.
+			stallAfter := cmp.Or(opts.StallAfter, saga.DefaultOptions.StallAfter)
+			metrics.NewStuckSagas(w.registry, stallAfter, func(ctx context.Context) (int, error) {
+				return inspect.CountStuck(ctx, p, stallAfter)
+			})
 		}
+	}
+	if p := w.pool(operation.DeadLetters); p != nil && selected(w.ops, operation.DeadLetter) {
+		store := deadletter.NewStore(p)
+		add(deadletter.NewEvents(store, w.cfg.DeadLetterRetention, metrics.NewDeadLetters(w.registry), w.log).Operations())
 	}
 	out := map[string]http.Handler{}
 	for _, op := range w.ops {
 		if h, ok := handlers[op.Name]; ok && op.Event() {
 			out[op.Name] = eventhttp.New(op.Name, h, w.log)
+			if op.Name == operation.DeadLetter {
+				out[op.Name] = deadletter.WithTrigger(out[op.Name])
+			}
 		}
 	}
 	return out, nil

@@ -40,8 +40,9 @@ type Broker struct {
 	name        string
 	topo        topology
 	dispatchers []*dispatcher
-	pubLink     *link // ingress, replies and dead letters
-	subLink     *link // consumers; apart from publishers so that RabbitMQ's
+	sink        *sinkDispatcher // nil when no Trigger names a deadLetterSink
+	pubLink     *link           // ingress, replies and dead letters
+	subLink     *link           // consumers; apart from publishers so that RabbitMQ's
 	// flow control on a busy publishing connection never stalls acks
 	pub      *publisher
 	log      *slog.Logger
@@ -75,8 +76,9 @@ func New(cfg Config) (*Broker, error) {
 		reg = metrics.NewRegistry()
 	}
 	b := &Broker{
-		name:     cfg.Name,
-		topo:     topology{exchange: exchangeName(cfg.Name), deadLetter: deadLetterName(cfg.Name)},
+		name: cfg.Name,
+		topo: topology{exchange: exchangeName(cfg.Name), deadLetter: deadLetterName(cfg.Name),
+			sinkQueue: sinkQueueName(cfg.Name)},
 		log:      log,
 		registry: reg,
 		metrics:  metrics.NewBroker(reg),
@@ -106,13 +108,17 @@ func New(cfg Config) (*Broker, error) {
 			pub:        b.pub,
 			exchange:   b.topo.exchange,
 			deadLetter: b.topo.deadLetter,
+			sinkQueue:  b.topo.sinkQueue,
 			client:     client,
 			log:        log,
 			broker:     b.metrics,
 			trigger:    b.metrics.Trigger(r.trigger),
 		})
 		log.Info("trigger", "trigger", r.trigger, "filter", r.filter, "subscriber", r.target,
-			"parallelism", r.policy.Parallelism, "retry", r.policy.Retry)
+			"parallelism", r.policy.Parallelism, "retry", r.policy.Retry, "dead_letter_sink", r.deadLetterSink)
+		if r.deadLetterSink != "" && b.sink == nil {
+			b.sink = &sinkDispatcher{link: b.subLink, queue: b.topo.sinkQueue, client: client, log: log, metrics: b.metrics}
+		}
 	}
 	return b, nil
 }
@@ -132,6 +138,10 @@ func (b *Broker) Run(ctx context.Context) {
 	for _, d := range b.dispatchers {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.run(ctx) }()
+	}
+	if b.sink != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.sink.run(ctx) }()
 	}
 	<-ctx.Done()
 	wg.Wait()

@@ -27,8 +27,8 @@ const (
 	// prefetchPerWorker keeps a next message ready for every worker so that
 	// workers do not wait a round trip for RabbitMQ after each ack.
 	prefetchPerWorker = 4
-	// requeueDelay throttles a message that could not be finished (its reply
-	// or dead letter could not be published): it goes back to the queue, but
+	// requeueDelay throttles a message that could not be finished (its dead
+	// letter could not be published): it goes back to the queue, but
 	// not in a hot loop while RabbitMQ is struggling.
 	requeueDelay = 500 * time.Millisecond
 	// stableAfter is how long a consumer must have run before a failure no
@@ -42,20 +42,39 @@ type dispatcher struct {
 	link       *link
 	pub        *publisher
 	exchange   string
-	deadLetter string
+	deadLetter string // parked dead letters: no sink, or the sink refused them
+	sinkQueue  string // dead letters on their way to the Trigger's deadLetterSink
 	client     *http.Client
 	log        *slog.Logger
 	broker     *metrics.Broker            // replies published
 	trigger    *metrics.TriggerDeliveries // this Trigger's deliveries
 }
 
-// run consumes until ctx ends, subscribing again after every broken channel
-// or connection. On return every delivery it started has been finished.
+// run consumes the Trigger's queue until ctx ends.
 func (d *dispatcher) run(ctx context.Context) {
+	c := consumer{link: d.link, queue: d.route.queue, tag: "dispatcher." + d.route.trigger,
+		workers: d.route.policy.Parallelism, handle: d.handle, log: d.log}
+	c.run(ctx)
+}
+
+// consumer runs workers on one queue, subscribing again after every broken
+// channel or connection.
+type consumer struct {
+	link    *link
+	queue   string
+	tag     string
+	workers int
+	handle  func(context.Context, *amqp.Delivery) // settles the message
+	log     *slog.Logger
+}
+
+// run consumes until ctx ends. On return every delivery it started has
+// been finished.
+func (c *consumer) run(ctx context.Context) {
 	delay := minReconnectDelay
 	for ctx.Err() == nil {
 		started := time.Now()
-		err := d.consume(ctx)
+		err := c.consume(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -64,15 +83,15 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		// After a RabbitMQ restart a quorum queue may refuse consumers until
 		// its Raft group has a leader: keep trying, quietly at first.
-		d.log.Warn("consumer stopped", "err", err, "retry_in", delay.String())
+		c.log.Warn("consumer stopped", "queue", c.queue, "err", err, "retry_in", delay.String())
 		sleep(ctx, delay)
 		delay = min(delay*2, maxReconnectDelay)
 	}
 }
 
 // consume runs one subscription on a fresh channel.
-func (d *dispatcher) consume(ctx context.Context) error {
-	conn, err := d.link.connection(ctx)
+func (c *consumer) consume(ctx context.Context) error {
+	conn, err := c.link.connection(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,14 +100,12 @@ func (d *dispatcher) consume(ctx context.Context) error {
 		return fmt.Errorf("open channel: %w", err)
 	}
 	defer ch.Close()
-	workers := d.route.policy.Parallelism
-	if err := ch.Qos(workers*prefetchPerWorker, 0, false); err != nil {
+	if err := ch.Qos(c.workers*prefetchPerWorker, 0, false); err != nil {
 		return fmt.Errorf("set prefetch: %w", err)
 	}
-	tag := "dispatcher." + d.route.trigger
-	deliveries, err := ch.Consume(d.route.queue, tag, false, false, false, false, nil)
+	deliveries, err := ch.Consume(c.queue, c.tag, false, false, false, false, nil)
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", d.route.queue, err)
+		return fmt.Errorf("consume %s: %w", c.queue, err)
 	}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 
@@ -99,12 +116,12 @@ func (d *dispatcher) consume(ctx context.Context) error {
 	defer stop()
 	work := make(chan amqp.Delivery)
 	var wg sync.WaitGroup
-	for range workers {
+	for range c.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for dl := range work {
-				d.handle(stopCtx, &dl)
+				c.handle(stopCtx, &dl)
 			}
 		}()
 	}
@@ -118,7 +135,7 @@ func (d *dispatcher) consume(ctx context.Context) error {
 			// Stop the flow first, then let workers finish what they hold;
 			// prefetched messages not yet handed out return to the queue
 			// when the channel closes.
-			_ = ch.Cancel(tag, false)
+			_ = ch.Cancel(c.tag, false)
 			stop()
 			finish()
 			return ctx.Err()
@@ -141,9 +158,12 @@ func (d *dispatcher) consume(ctx context.Context) error {
 	}
 }
 
-// handle delivers one message and settles it: ack after success (and after
-// its reply is safely published), ack after a dead letter is safely
-// published, requeue when neither could be made safe.
+// handle delivers one message and settles it the way eventing-rabbitmq's
+// dispatcher does: ack after success (and after its reply is published);
+// ack without a dead letter after a status it does not retry (e.g. 400);
+// ack after a dead letter is published when retries ran out or the reply
+// could not be published. Only when even the dead letter cannot be
+// published does the message go back to its queue.
 func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 	if err := checkStored(dl); err != nil {
 		// It cannot become deliverable by waiting: reject it to the queue's
@@ -157,9 +177,7 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 	// No logger with attributes per delivery: only the rare paths below
 	// pay for one.
 	log := d.log
-	withEvent := func() *slog.Logger {
-		return d.log.With("trigger", d.route.trigger, "event_id", dl.Headers["id"], "event_type", dl.Headers["type"])
-	}
+	withEvent := func() *slog.Logger { return d.eventLog(dl) }
 	p := d.route.policy
 	for n := 0; ; n++ {
 		// Not ctx: an attempt under way when shutdown begins is finished.
@@ -170,11 +188,13 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 			return
 		case a.refused():
 			// Knative's RabbitMQ dispatcher counts any non-retryable status
-			// as handled: the subscriber has seen and refused the event.
+			// as handled: the subscriber has seen and refused the event,
+			// and it is dropped, not dead-lettered (counted as refused).
 			log = withEvent()
-			log.Warn("subscriber refused event", "status", a.status, "body", string(a.data))
+			log.Warn("subscriber refused event; dropped", "status", a.status, "body", string(a.data))
 			if d.settle(dl.Ack, log) {
 				d.trigger.Delivered(a.status)
+				d.trigger.Refused(a.status)
 			}
 			return
 		case a.badReply(), n >= p.Retry:
@@ -192,13 +212,24 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 	}
 }
 
-// succeed publishes the reply (if any) and then acks: the reply must be
-// safe before the original can be forgotten, else a crash loses it.
+// eventLog is the dispatcher's logger with the delivery's event named, for
+// the rare paths that log one.
+func (d *dispatcher) eventLog(dl *amqp.Delivery) *slog.Logger {
+	return d.log.With("trigger", d.route.trigger, "event_id", dl.Headers["id"], "event_type", dl.Headers["type"])
+}
+
+// succeed publishes the reply (if any) and then acks. A reply that cannot
+// be published dead-letters the original, as upstream does: it is not
+// delivered again, so whatever waited for the reply (the saga) must be
+// re-driven by its own recovery (the saga sweep), as in a cluster.
 func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, a attempt, log *slog.Logger) {
 	if a.reply != nil {
 		if err := d.publish(ctx, d.exchange, *a.reply); err != nil {
-			log.Warn("reply not published; requeueing original", "err", err)
-			d.requeue(ctx, dl, log)
+			log = d.eventLog(dl)
+			log.Warn("reply not published; dead-lettering the original", "err", err, "reply_type", a.reply.Headers["type"])
+			a.err = fmt.Errorf("reply not published: %w", err)
+			a.data = []byte(a.err.Error())
+			d.deadLetterEvent(ctx, dl, a, log)
 			return
 		}
 		d.broker.ReplyPublished()
@@ -209,7 +240,11 @@ func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, a attempt, 
 }
 
 // deadLetterEvent publishes the failed event with Knative's error extensions
-// to the dead-letter exchange and then acks the original.
+// and then acks the original: to the sink queue, whose consumer hands it to
+// the Trigger's deadLetterSink, or, for a Trigger without one, to the
+// parked dead-letter queue. Upstream acks first and loses the event should
+// the dead letter not be published; here it goes back to its queue instead.
+// Only this rare path rebuilds the event from the message.
 func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a attempt, log *slog.Logger) {
 	ev, err := fromDelivery(dl)
 	if err != nil {
@@ -225,8 +260,18 @@ func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a a
 	if len(a.data) > 0 {
 		failed.SetExtension(ExtErrorData, base64.StdEncoding.EncodeToString(a.data))
 	}
-	log.Error("delivery failed, dead-lettering", "status", a.status, "err", a.err, "subscriber", d.route.target)
-	if err := d.publishEvent(ctx, d.deadLetter, &failed); err != nil {
+	log.Error("delivery failed, dead-lettering", "status", a.status, "err", a.err, "subscriber", d.route.target,
+		"dead_letter_sink", d.route.deadLetterSink)
+	msg, err := toPublishing(&failed)
+	exchange := d.deadLetter
+	if err == nil && d.route.deadLetterSink != "" {
+		exchange = d.sinkQueue
+		msg.Headers[sinkHeader] = d.route.deadLetterSink
+	}
+	if err == nil {
+		err = d.publish(ctx, exchange, msg)
+	}
+	if err != nil {
 		log.Warn("dead letter not published; requeueing original", "err", err)
 		d.requeue(ctx, dl, log)
 		return

@@ -13,11 +13,15 @@
 //     events published back to the exchange before the original is acked;
 //   - reconnects after RabbitMQ restarts and declares its topology again.
 //
-// Dead letters: after the last retry the event, with the extensions
-// knativeerrorcode, knativeerrordest and knativeerrordata, is published to
-// the broker's durable dead-letter queue "broker.<name>.dead-letter" before
-// the original is acked. In a cluster each Trigger's deadLetterSink (the
-// dead-letter Service) receives it; locally the queue is the sink, to be
-// inspected with RabbitMQ's tools. A non-retryable 4xx is acked without a
-// dead letter, as eventing-rabbitmq's dispatcher does.
+// Dead letters: when retries run out, or the reply of a 2xx cannot be
+// published (both as eventing-rabbitmq's dispatcher does), the event, with
+// the extensions knativeerrorcode, knativeerrordest and knativeerrordata,
+// is published to the broker's queue "broker.<name>.dead-letter-sink" before
+// the original is acked; from there it is POSTed to the Trigger's
+// spec.delivery.deadLetterSink (the dead-letter operation, resolved like a
+// subscriber), retried until the sink takes it. Dead letters of a Trigger
+// without a sink, or that the sink refuses, are parked in the durable queue
+// "broker.<name>.dead-letter". A status Knative does not retry (a 400, say)
+// is acked and dropped without a dead letter, as upstream does, and counted
+// in wdm_broker_refused_total.
 package broker

@@ -41,6 +41,7 @@ type triggerYAML struct {
 	delay, policy      string
 	timeout            string
 	parallelism        int
+	sink, sinkURI      string // deadLetterSink: Service name and uri
 }
 
 func (y triggerYAML) trigger(t testing.TB, broker string) eventingv1.Trigger {
@@ -71,6 +72,12 @@ func (y triggerYAML) trigger(t testing.TB, broker string) eventingv1.Trigger {
 	}
 	if y.timeout != "" {
 		fmt.Fprintf(&b, "    timeout: %s\n", y.timeout)
+	}
+	if y.sink != "" {
+		fmt.Fprintf(&b, "    deadLetterSink:\n      ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: %s}\n", y.sink)
+		if y.sinkURI != "" {
+			fmt.Fprintf(&b, "      uri: %q\n", y.sinkURI)
+		}
 	}
 	ts, err := ParseTriggers([]byte(b.String()))
 	if err != nil {
@@ -152,6 +159,8 @@ func deleteTopology(t testing.TB, amqpURL string, topo topology) {
 		_, _ = ch.QueueDelete(q.name, false, false, false)
 	}
 	_, _ = ch.QueueDelete(topo.deadLetter, false, false, false)
+	_, _ = ch.QueueDelete(topo.sinkQueue, false, false, false)
+	_ = ch.ExchangeDelete(topo.sinkQueue, false, false)
 	_ = ch.ExchangeDelete(topo.deadLetter, false, false)
 	_ = ch.ExchangeDelete(topo.exchange, false, false)
 }
@@ -208,9 +217,10 @@ type subscriber struct {
 }
 
 type received struct {
-	ev   *event.Event
-	at   time.Time
-	path string
+	ev    *event.Event
+	at    time.Time
+	path  string
+	query string
 }
 
 func newSubscriber(t testing.TB, respond func(ev *event.Event, n int) (int, *event.Event)) *subscriber {
@@ -233,7 +243,7 @@ func (s *subscriber) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.received = append(s.received, received{ev: ev, at: time.Now(), path: r.URL.Path})
+	s.received = append(s.received, received{ev: ev, at: time.Now(), path: r.URL.Path, query: r.URL.RawQuery})
 	s.seen[ev.ID()]++
 	n := s.seen[ev.ID()]
 	s.mu.Unlock()

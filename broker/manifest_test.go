@@ -15,6 +15,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/wdm-knative/webshop/functions/deadletter"
 	"github.com/wdm-knative/webshop/internal/operation"
 )
 
@@ -31,6 +32,9 @@ var (
 type triggerSpec struct {
 	Name, Operation, Type, Path, Parallelism string
 	Retry                                    int
+	// DeadLetterURI is the dead-letter operation's path, naming the Trigger
+	// (a dead-lettered event does not say which Trigger failed).
+	DeadLetterURI string
 }
 
 // deliveryPolicy is what the manifest asks of every Trigger except where a
@@ -49,15 +53,16 @@ func parallelismOf(op string) string {
 	switch op {
 	case "stock-reserve", "payment-debit", "saga-step":
 		return "32"
-	case "saga-sweep":
+	case "saga-sweep", "dead-letter":
 		return "1"
 	}
 	return "8"
 }
 
-// retryOf: a missed sweep ping is replaced by the next one a minute later.
+// retryOf: a missed ping (sweep, pruning) is replaced by the next one a
+// minute later.
 func retryOf(op string) int {
-	if op == "saga-sweep" {
+	if op == "saga-sweep" || op == "dead-letter" {
 		return 2
 	}
 	return manifestRetry
@@ -65,6 +70,10 @@ func retryOf(op string) int {
 
 // expectedTriggers derives one Trigger per (event operation, consumed type).
 func expectedTriggers() []triggerSpec {
+	deadLetterOp, ok := operation.ByName(DeadLetterService)
+	if !ok {
+		panic("no dead-letter operation in internal/operation")
+	}
 	var out []triggerSpec
 	for _, op := range operation.All {
 		if !op.Event() {
@@ -78,6 +87,8 @@ func expectedTriggers() []triggerSpec {
 				Path:        op.EventPath,
 				Parallelism: parallelismOf(op.Name),
 				Retry:       retryOf(op.Name),
+				DeadLetterURI: deadLetterOp.EventPath + "?" + deadletter.TriggerParam + "=" +
+					TriggerName(op.Name, typ),
 			})
 		}
 	}
@@ -118,6 +129,7 @@ spec:
         apiVersion: serving.knative.dev/v1
         kind: Service
         name: ` + DeadLetterService + `
+      uri: {{.DeadLetterURI}}
 {{- end}}
 `))
 

@@ -54,6 +54,7 @@ func TestMetrics(t *testing.T) {
 		metricstest.Key("wdm_broker_retries_total", "trigger", "sink"):                      0,
 		metricstest.Key("wdm_broker_dead_letters_total", "trigger", "down"):                 1,
 		metricstest.Key("wdm_broker_dead_letters_total", "trigger", "refusing"):             0,
+		metricstest.Key("wdm_broker_refused_total", "trigger", "refusing", "code", "400"):   1,
 	}
 	// Deliveries are counted once acked, after the subscriber answered:
 	// wait for all of them, then let a wrong extra count show up.
@@ -68,6 +69,9 @@ func TestMetrics(t *testing.T) {
 		if w, ok := got[k]; !ok || w != v {
 			t.Errorf("%s = %v (exported: %v), want %v", k, w, ok, v)
 		}
+	}
+	if n := got.Get("wdm_broker_refused_total", "trigger", "down", "code", "500"); n != 0 {
+		t.Errorf("a dead-lettered event counted as refused %v times", n)
 	}
 	if n := got.Get("wdm_broker_delivered_total", "trigger", "down", "code", "500"); n != 0 {
 		t.Errorf("a dead-lettered event counted as delivered %v times", n)

@@ -22,6 +22,9 @@ type route struct {
 	filter  map[string]string
 	target  string // subscriber URL
 	policy  DeliveryPolicy
+	// deadLetterSink is the URL of spec.delivery.deadLetterSink, "" when
+	// the Trigger names none (its dead letters are parked in the queue).
+	deadLetterSink string
 }
 
 // routesOf turns the Triggers of one broker into routes. Triggers of other
@@ -49,12 +52,19 @@ func routesOf(broker string, triggers []eventingv1.Trigger, subscribers map[stri
 		if err != nil {
 			return nil, fmt.Errorf("trigger %q: %w", t.Name, err)
 		}
+		var sink string
+		if d := t.Spec.Delivery; d != nil && d.DeadLetterSink != nil {
+			if sink, err = resolve(*d.DeadLetterSink, subscribers); err != nil {
+				return nil, fmt.Errorf("trigger %q: deadLetterSink: %w", t.Name, err)
+			}
+		}
 		out = append(out, route{
-			trigger: t.Name,
-			queue:   triggerQueueName(broker, t.Name),
-			filter:  filterOf(t),
-			target:  target,
-			policy:  policy,
+			trigger:        t.Name,
+			queue:          triggerQueueName(broker, t.Name),
+			filter:         filterOf(t),
+			target:         target,
+			policy:         policy,
+			deadLetterSink: sink,
 		})
 	}
 	return out, nil

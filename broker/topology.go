@@ -11,8 +11,12 @@ import (
 // is idempotent, so it runs again on every new connection.
 type topology struct {
 	exchange   string // headers exchange the ingress publishes to
-	deadLetter string // fanout exchange and queue of failed deliveries
-	queues     []boundQueue
+	deadLetter string // fanout exchange and queue of parked dead letters
+	// sinkQueue is the fanout exchange and queue of dead letters on their
+	// way to a deadLetterSink; what cannot be handed over is rejected from
+	// it to the parked queue.
+	sinkQueue string
+	queues    []boundQueue
 }
 
 // boundQueue is one Trigger's queue and the headers it matches.
@@ -25,6 +29,7 @@ type boundQueue struct {
 // stay apart by broker name.
 func exchangeName(broker string) string   { return "broker." + broker }
 func deadLetterName(broker string) string { return "broker." + broker + ".dead-letter" }
+func sinkQueueName(broker string) string  { return "broker." + broker + ".dead-letter-sink" }
 func triggerQueueName(broker, trigger string) string {
 	return "broker." + broker + ".trigger." + trigger
 }
@@ -46,6 +51,16 @@ func (t topology) declare(ch *amqp.Channel) error {
 	}
 	if err := ch.QueueBind(t.deadLetter, "", t.deadLetter, false, nil); err != nil {
 		return fmt.Errorf("bind queue %s: %w", t.deadLetter, err)
+	}
+	if err := ch.ExchangeDeclare(t.sinkQueue, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", t.sinkQueue, err)
+	}
+	sinkArgs := amqp.Table{"x-queue-type": "quorum", "x-dead-letter-exchange": t.deadLetter}
+	if _, err := ch.QueueDeclare(t.sinkQueue, true, false, false, false, sinkArgs); err != nil {
+		return fmt.Errorf("declare queue %s: %w", t.sinkQueue, err)
+	}
+	if err := ch.QueueBind(t.sinkQueue, "", t.sinkQueue, false, nil); err != nil {
+		return fmt.Errorf("bind queue %s: %w", t.sinkQueue, err)
 	}
 	for _, q := range t.queues {
 		args := amqp.Table{

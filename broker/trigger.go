@@ -28,8 +28,8 @@ var (
 )
 
 // DeadLetterService is the Knative Service the manifests name as every
-// Trigger's deadLetterSink. Locally, dead letters are kept in the broker's
-// dead-letter queue instead (see the package documentation).
+// Trigger's deadLetterSink: the dead-letter operation, which the local
+// broker reaches through SUBSCRIBER_URLS like any subscriber.
 const DeadLetterService = "dead-letter"
 
 // TriggerName names the Trigger that feeds CloudEvents of type eventType to

@@ -18,6 +18,9 @@ var metrics = map[string]bool{
 	"wdm_broker_delivered_total":        false,
 	"wdm_broker_retries_total":          false,
 	"wdm_broker_dead_letters_total":     false,
+	"wdm_broker_refused_total":          false,
+	"wdm_saga_stuck":                    false,
+	"wdm_dead_letters_stored_total":     false,
 }
 
 // grafanaDashboard is the part of a Grafana dashboard the checks read.

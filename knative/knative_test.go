@@ -266,20 +266,16 @@ func TestOneServicePerOperation(t *testing.T) {
 			if err != nil || len(selected) != 1 || selected[0].Name != op.Name {
 				t.Errorf("FUNCTION=%q selects %v (%v), want exactly %s", env["FUNCTION"], selected, err, op.Name)
 			}
-			if HasDatabase(op.Domain) {
-				dsn := DSNVariable(op.Domain)
-				cluster := DatabaseCluster(op.Domain)
-				if secrets[dsn] != AppSecret(cluster)+"/uri" {
-					t.Errorf("%s from %q, want secret %s key uri", dsn, secrets[dsn], AppSecret(cluster))
-				}
-				if !slices.Contains(clusters, cluster) {
-					t.Errorf("DSN secret of Postgres cluster %s, which postgres.yaml does not define", cluster)
-				}
-				if env["DB_MAX_CONNS"] != strconv.Itoa(ScalingFor(op).DBConns) {
-					t.Errorf("DB_MAX_CONNS=%q, want %d", env["DB_MAX_CONNS"], ScalingFor(op).DBConns)
-				}
-			} else if len(secrets) != 0 {
-				t.Errorf("domain %s has no database, yet the Service reads secrets %v", op.Domain, secrets)
+			dsn := DSNVariable(op.Domain)
+			cluster := DatabaseCluster(op.Domain)
+			if secrets[dsn] != AppSecret(cluster)+"/uri" {
+				t.Errorf("%s from %q, want secret %s key uri", dsn, secrets[dsn], AppSecret(cluster))
+			}
+			if !slices.Contains(clusters, cluster) {
+				t.Errorf("DSN secret of Postgres cluster %s, which postgres.yaml does not define", cluster)
+			}
+			if env["DB_MAX_CONNS"] != strconv.Itoa(ScalingFor(op).DBConns) {
+				t.Errorf("DB_MAX_CONNS=%q, want %d", env["DB_MAX_CONNS"], ScalingFor(op).DBConns)
 			}
 			if op.Domain == operation.Order {
 				for v, target := range map[string]string{"STOCK_URL": "stock-find", "PAYMENT_URL": "payment-find-user"} {

@@ -118,6 +118,9 @@ var scalingByOperation = map[string]Scaling{
 	// Timeouts stay within Knative's default max-revision-timeout-seconds (600).
 	operation.SagaSweep: {Tier: TierBackground, MinScale: 1, MaxScale: 1, Target: 1, TimeoutSeconds: 300, DBConns: 2,
 		Why: "runs the saga's re-drive ticker in-process (SAGA_SWEEP_INTERVAL, 2 s), so it stays warm: a lost reply is re-driven well before SAGA_DEADLINE; the PingSource is only the backstop; one sweeper is enough (sweeps may overlap safely)."},
+	operation.DeadLetter: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 60, DBConns: 2,
+		Why: "every Trigger's deadLetterSink: failed events are rare and the broker holds them through a cold start; " +
+			"a Service of its own so that storing them never competes with the checkout path."},
 	operation.StockBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
 		Why: "called once before a benchmark; long-running bulk write, one instance, scale to zero afterwards."},
 	operation.PaymentBatchInit: {Tier: TierBatch, MinScale: 0, MaxScale: 1, Target: 10, TimeoutSeconds: 300, DBConns: 4,
@@ -146,33 +149,12 @@ func ScalingFor(op operation.Operation) Scaling {
 	return defaultAPIScaling
 }
 
-// HasDatabase reports whether a domain's operations use a Postgres
-// database (the saga's is the order database); an operation of another
-// domain gets no DSN.
-func HasDatabase(d operation.Domain) bool {
-	switch d {
-	case operation.Order, operation.Stock, operation.Payment, operation.Saga:
-		return true
-	}
-	return false
-}
-
 // DatabaseCluster is the CloudNativePG cluster an operation's domain uses.
 // The saga lives in the order database.
-func DatabaseCluster(d operation.Domain) string {
-	if d == operation.Saga {
-		d = operation.Order
-	}
-	return string(d) + "-db"
-}
+func DatabaseCluster(d operation.Domain) string { return d.Database() + "-db" }
 
 // DSNVariable is the setting that carries the domain's DSN.
-func DSNVariable(d operation.Domain) string {
-	if d == operation.Saga {
-		d = operation.Order
-	}
-	return strings.ToUpper(string(d)) + "_DSN"
-}
+func DSNVariable(d operation.Domain) string { return strings.ToUpper(d.Database()) + "_DSN" }
 
 // AppSecret is the Secret CloudNativePG writes for a cluster's application
 // user; its "uri" key is a complete DSN pointing at the read-write service.
@@ -203,12 +185,11 @@ func Env(op operation.Operation) []EnvVar {
 		// Prometheus scrape come to the pod IP.
 		{Name: "LISTEN_ADDRESS", Value: fmt.Sprintf(":%d", ContainerPort)},
 	}
-	if HasDatabase(op.Domain) {
-		env = append(env,
-			EnvVar{Name: DSNVariable(op.Domain), Secret: AppSecret(DatabaseCluster(op.Domain)), SecretKey: "uri"},
-			EnvVar{Name: "DB_MAX_CONNS", Value: strconv.Itoa(ScalingFor(op).DBConns)},
-		)
-	}
+	// Every domain keeps its state in one of the databases.
+	env = append(env,
+		EnvVar{Name: DSNVariable(op.Domain), Secret: AppSecret(DatabaseCluster(op.Domain)), SecretKey: "uri"},
+		EnvVar{Name: "DB_MAX_CONNS", Value: strconv.Itoa(ScalingFor(op).DBConns)},
+	)
 	if op.Domain == operation.Order {
 		// The order operations read prices and users over HTTP from the owning domain.
 		env = append(env,

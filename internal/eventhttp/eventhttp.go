@@ -3,7 +3,7 @@
 // POST (binary or structured mode), and the answer's status tells the broker
 // whether to retry: 2xx acks (a reply event, if any, rides in the response in
 // binary mode and the broker publishes it), 5xx is retried with backoff, and
-// 400 marks an event that can never succeed so the broker dead-letters it
+// 400 marks an event that can never succeed: the broker acks and drops it (no dead letter)
 // instead of retrying it forever (Knative retries 5xx, 404, 408, 409 and 429
 // only).
 package eventhttp

@@ -10,6 +10,8 @@ type Broker struct {
 	delivered      *prometheus.CounterVec // wdm_broker_delivered_total{trigger,code}
 	retries        *prometheus.CounterVec // wdm_broker_retries_total{trigger}
 	deadLetters    *prometheus.CounterVec // wdm_broker_dead_letters_total{trigger}
+	refused        *prometheus.CounterVec // wdm_broker_refused_total{trigger,code}
+	deadLetterSent prometheus.Counter     // wdm_broker_dead_letter_sink_delivered_total
 }
 
 // Where a published event came from (the source label of published).
@@ -38,9 +40,18 @@ func NewBroker(reg prometheus.Registerer) *Broker {
 			Help: "Events sent to the dead-letter queue, by trigger.",
 		}, []string{"trigger"}),
 	}
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "broker", Name: "refused_total",
+		Help: "Events a subscriber refused with a status Knative does not retry (e.g. 400): acked and dropped, " +
+			"not dead-lettered, as eventing-rabbitmq does; by trigger and status code.",
+	}, []string{"trigger", "code"})
+	m.deadLetterSent = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "broker", Name: "dead_letter_sink_delivered_total",
+		Help: "Dead letters the broker handed to a Trigger's deadLetterSink (the dead-letter operation).",
+	})
 	m.ingress = m.published.WithLabelValues(SourceIngress)
 	m.reply = m.published.WithLabelValues(SourceReply)
-	reg.MustRegister(m.published, m.delivered, m.retries, m.deadLetters)
+	reg.MustRegister(m.published, m.delivered, m.retries, m.deadLetters, m.refused, m.deadLetterSent)
 	return m
 }
 
@@ -50,6 +61,9 @@ func (m *Broker) IngressPublished() { m.ingress.Inc() }
 // ReplyPublished counts a reply event that RabbitMQ confirmed.
 func (m *Broker) ReplyPublished() { m.reply.Inc() }
 
+// DeadLetterSent counts a dead letter its deadLetterSink took.
+func (m *Broker) DeadLetterSent() { m.deadLetterSent.Inc() }
+
 // Trigger returns the series of one Trigger, resolved once for its
 // dispatcher. Its retry and dead-letter counts are exported from zero, so an
 // alert on their increase sees every Trigger.
@@ -58,6 +72,7 @@ func (m *Broker) Trigger(name string) *TriggerDeliveries {
 		delivered:   newByCode(m.delivered, name),
 		retries:     m.retries.WithLabelValues(name),
 		deadLetters: m.deadLetters.WithLabelValues(name),
+		refused:     newByCode(m.refused, name),
 	}
 }
 
@@ -66,10 +81,14 @@ type TriggerDeliveries struct {
 	delivered   *byCode
 	retries     prometheus.Counter
 	deadLetters prometheus.Counter
+	refused     *byCode
 }
 
 // Delivered counts an event acked after its subscriber answered code.
 func (t *TriggerDeliveries) Delivered(code int) { t.delivered.inc(code) }
+
+// Refused counts an event acked, and dropped, after a non-retryable status.
+func (t *TriggerDeliveries) Refused(code int) { t.refused.inc(code) }
 
 // Retried counts a failed attempt that will be repeated.
 func (t *TriggerDeliveries) Retried() { t.retries.Inc() }

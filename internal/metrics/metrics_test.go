@@ -1,6 +1,8 @@
 package metrics_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -119,7 +121,9 @@ func TestBrokerTrigger(t *testing.T) {
 	tr.Delivered(200)
 	tr.Delivered(200)
 	tr.Delivered(400)
+	tr.Refused(400)
 	tr.Retried()
+	m.DeadLetterSent()
 	got := metricstest.Gather(t, reg)
 	want := map[string]float64{
 		metricstest.Key("wdm_broker_published_total", "source", "ingress"):                       1,
@@ -128,10 +132,55 @@ func TestBrokerTrigger(t *testing.T) {
 		metricstest.Key("wdm_broker_delivered_total", "trigger", "stock-reserve", "code", "400"): 1,
 		metricstest.Key("wdm_broker_retries_total", "trigger", "stock-reserve"):                  1,
 		metricstest.Key("wdm_broker_dead_letters_total", "trigger", "stock-reserve"):             0,
+		metricstest.Key("wdm_broker_refused_total", "trigger", "stock-reserve", "code", "400"):   1,
+		"wdm_broker_dead_letter_sink_delivered_total":                                            1,
 	}
 	for k, v := range want {
 		if w, ok := got[k]; !ok || w != v {
 			t.Errorf("%s = %v (exported %v), want %v", k, w, ok, v)
 		}
 	}
+}
+
+func TestStuckSagas(t *testing.T) {
+	cases := []struct {
+		name      string
+		count     metrics.CountFunc
+		wantStuck float64
+		exported  bool
+		wantError float64
+	}{
+		{"none", func(context.Context) (int, error) { return 0, nil }, 0, true, 0},
+		{"some", func(context.Context) (int, error) { return 7, nil }, 7, true, 0},
+		{"query fails", func(context.Context) (int, error) { return 0, errors.New("database down") }, 0, false, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reg := metrics.NewRegistry()
+			metrics.NewStuckSagas(reg, 5*time.Second, c.count)
+			got := metricstest.Gather(t, reg)
+			key := metricstest.Key("wdm_saga_stuck", "older_than", "5s")
+			if v, ok := got[key]; ok != c.exported || v != c.wantStuck {
+				t.Errorf("%s = %v (exported %v), want %v (exported %v); all: %v", key, v, ok, c.wantStuck, c.exported, got)
+			}
+			if v := got["wdm_saga_stuck_scrape_error"]; v != c.wantError {
+				t.Errorf("scrape error = %v, want %v", v, c.wantError)
+			}
+		})
+	}
+}
+
+func TestDeadLettersStored(t *testing.T) {
+	reg := metrics.NewRegistry()
+	m := metrics.NewDeadLetters(reg)
+	if got := metricstest.Gather(t, reg); got["wdm_dead_letters_stored_total"] != 0 {
+		t.Fatalf("stored before any = %v", got["wdm_dead_letters_stored_total"])
+	}
+	m.Stored()
+	m.Stored()
+	if got := metricstest.Gather(t, reg); got["wdm_dead_letters_stored_total"] != 2 {
+		t.Errorf("stored = %v, want 2", got["wdm_dead_letters_stored_total"])
+	}
+	var none *metrics.DeadLetters
+	none.Stored() // must not panic
 }

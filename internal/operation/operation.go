@@ -21,7 +21,22 @@ const (
 	Stock   Domain = "stock"
 	Payment Domain = "payment"
 	Saga    Domain = "saga"
+	// DeadLetters keeps the events the broker gave up on. A domain of its
+	// own, so that locally it runs in a process of its own and storing a
+	// dead letter never competes with the checkout path; its table lives
+	// in the order database.
+	DeadLetters Domain = "dead-letter"
 )
+
+// Database is the database a domain's operations use: the saga keeps its
+// state beside the orders so that order status and saga state change in one
+// local transaction, and the dead letters need no database of their own.
+func (d Domain) Database() string {
+	if d == Saga || d == DeadLetters {
+		return string(Order)
+	}
+	return string(d)
+}
 
 // Operation is one deployable function: a Knative Service in a cluster, an
 // operation a local process serves.
@@ -66,6 +81,7 @@ const (
 	OrderBatchInit    = "order-batch-init"
 	SagaStep          = "saga-step"
 	SagaSweep         = "saga-sweep"
+	DeadLetter        = "dead-letter"
 )
 
 // All lists every operation. Order matters only for readability.
@@ -114,6 +130,10 @@ var All = []Operation{
 		schemas.TypeStockReleased, schemas.TypePaymentRefunded,
 	}},
 	{Name: SagaSweep, Domain: Saga, EventPath: "/events/saga-sweep", Consumes: []string{schemas.TypePing}},
+
+	// Every Trigger's deadLetterSink: stores what the broker gave up on.
+	// The ping drives its retention (pruning), not a delivery of its own.
+	{Name: DeadLetter, Domain: DeadLetters, EventPath: "/events/dead-letter", Consumes: []string{schemas.TypePing}},
 }
 
 // ByName finds an operation.

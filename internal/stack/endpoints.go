@@ -2,17 +2,30 @@ package stack
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
-// Endpoints say where a running stack's parts answer, for tools that watch
-// it from outside (cmd/soak): `make up` writes them to Dir/stack.json once
-// the stack is ready and removes the file when it stops.
+// EndpointsFile is the file in the stack's folder (.wdm) that says where a
+// running stack serves, so that tools (cmd/shopctl, cmd/soak) find it alone:
+// `make up` writes it once the stack is ready and removes it when it stops.
+const EndpointsFile = "stack.json"
+
+// ErrNoStack means no running stack was found in a folder.
+var ErrNoStack = errors.New("no running stack")
+
+// Endpoints are the addresses of a running stack, under the names the
+// functions' settings use where they have one.
 type Endpoints struct {
 	GatewayURL string `json:"gateway_url"`
+	BrokerURL  string `json:"broker_url"` // K_SINK
+	OrderDSN   string `json:"order_dsn"`
+	StockDSN   string `json:"stock_dsn"`
+	PaymentDSN string `json:"payment_dsn"`
 	// PostgresDSN reaches the server's "postgres" database, without a
 	// password (pgx takes PGPASSWORD from the environment).
 	PostgresDSN string `json:"postgres_dsn"`
@@ -20,12 +33,14 @@ type Endpoints struct {
 	// Metrics maps each process that serves Prometheus metrics (the broker
 	// and every function process) to its /metrics URL.
 	Metrics map[string]string `json:"metrics"`
+	PID     int               `json:"pid"` // of the process that runs the stack
 }
 
-func endpointsFile(dir string) string { return filepath.Join(dir, "stack.json") }
+func endpointsFile(dir string) string { return filepath.Join(dir, EndpointsFile) }
 
 // writeEndpoints records where this stack's parts answer. The file is
-// private to its owner: the AMQP URL holds the server's credentials.
+// private to its owner (the AMQP URL and DSNs hold credentials), written
+// whole and then renamed, so a reader never sees half a file.
 func (s *Stack) writeEndpoints(l layout) error {
 	dsn, err := url.Parse(s.DSN("postgres"))
 	if err != nil {
@@ -34,8 +49,10 @@ func (s *Stack) writeEndpoints(l layout) error {
 	if dsn.User != nil {
 		dsn.User = url.User(dsn.User.Username())
 	}
-	e := Endpoints{GatewayURL: s.gatewayURL, PostgresDSN: dsn.String(), AMQPURL: s.amqpURL,
-		Metrics: map[string]string{Broker: l.brokerURL() + "metrics"}}
+	e := Endpoints{GatewayURL: s.gatewayURL, BrokerURL: l.brokerURL(),
+		OrderDSN: s.DSN("order"), StockDSN: s.DSN("stock"), PaymentDSN: s.DSN("payment"),
+		PostgresDSN: dsn.String(), AMQPURL: s.amqpURL,
+		Metrics: map[string]string{Broker: l.brokerURL() + "metrics"}, PID: os.Getpid()}
 	for _, p := range l.procs {
 		e.Metrics[p.Name] = l.baseURL[p.Name] + "/metrics"
 	}
@@ -43,19 +60,32 @@ func (s *Stack) writeEndpoints(l layout) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(endpointsFile(s.opts.Dir), b, 0o600)
+	path := endpointsFile(s.opts.Dir)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }
 
-// ReadEndpoints reads the endpoints of the stack running with state folder
-// dir (`make up`'s WDM_DIR).
+// ReadEndpoints returns the endpoints of the stack running from dir (`make
+// up`'s WDM_DIR), or ErrNoStack when there is none (no file, or its process
+// is gone: a stack killed with SIGKILL cannot remove its file).
 func ReadEndpoints(dir string) (Endpoints, error) {
-	var e Endpoints
-	b, err := os.ReadFile(endpointsFile(dir))
-	if err != nil {
-		return e, fmt.Errorf("no running stack in %s (start one with make up): %w", dir, err)
+	path := endpointsFile(dir)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Endpoints{}, fmt.Errorf("%w in %s (is `make up` running?)", ErrNoStack, dir)
 	}
+	if err != nil {
+		return Endpoints{}, err
+	}
+	var e Endpoints
 	if err := json.Unmarshal(b, &e); err != nil {
-		return e, fmt.Errorf("%s: %w", endpointsFile(dir), err)
+		return Endpoints{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if e.PID <= 0 || syscall.Kill(e.PID, 0) == syscall.ESRCH {
+		return Endpoints{}, fmt.Errorf("%w in %s: its process %d is gone", ErrNoStack, dir, e.PID)
 	}
 	return e, nil
 }

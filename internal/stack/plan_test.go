@@ -14,8 +14,8 @@ func TestPlan(t *testing.T) {
 		wantNames []string // nil: one process per operation
 		wantErr   bool
 	}{
-		{grouping: "domain", wantNames: []string{"stock", "payment", "order", "saga"}},
-		{grouping: "", wantNames: []string{"stock", "payment", "order", "saga"}},
+		{grouping: "domain", wantNames: []string{"stock", "payment", "order", "saga", "dead-letter"}},
+		{grouping: "", wantNames: []string{"stock", "payment", "order", "saga", "dead-letter"}},
 		{grouping: "operation"},
 		{grouping: "pod", wantErr: true},
 	}

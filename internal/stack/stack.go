@@ -52,6 +52,8 @@ type Stack struct {
 	pgSocket   string // the private Postgres's socket folder, removed on Stop
 	stopOnce   sync.Once
 	stopPing   context.CancelFunc
+	// endpointsFile is where Start wrote the stack's Endpoints; Stop removes it.
+	endpointsFile string
 }
 
 // Start runs a stack and returns once every component is ready. Fields of

@@ -3,6 +3,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,7 +62,7 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 	}
 	defer st.Stop()
 
-	want := []string{Postgres, RabbitMQ, Broker, "stock", "payment", "order", "saga", Gateway}
+	want := []string{Postgres, RabbitMQ, Broker, "stock", "payment", "order", "saga", "dead-letter", Gateway}
 	got := st.Components()
 	if len(got) != len(want) {
 		t.Fatalf("components %v, want %v", got, want)
@@ -122,22 +123,26 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stockPort := environ(t, st.Pid("stock"))["PORT"]
+		stock := environ(t, st.Pid("stock"))
 		brokerPort := environ(t, st.Pid(Broker))["BROKER_PORT"]
 		checks := []struct{ name, got, want string }{
 			{"gateway", e.GatewayURL, st.GatewayURL()},
 			{"amqp", e.AMQPURL, st.AMQPURL()},
 			{"postgres", e.PostgresDSN, st.DSN("postgres")},
-			{"stock metrics", e.Metrics["stock"], "http://127.0.0.1:" + stockPort + "/metrics"},
+			{"stock metrics", e.Metrics["stock"], "http://127.0.0.1:" + stock["PORT"] + "/metrics"},
 			{"broker metrics", e.Metrics[Broker], "http://127.0.0.1:" + brokerPort + "/metrics"},
+			{"broker is K_SINK", e.BrokerURL, stock["K_SINK"]},
+			{"order DSN", e.OrderDSN, st.DSN("order")},
+			{"stock DSN", e.StockDSN, st.DSN("stock")},
+			{"payment DSN", e.PaymentDSN, st.DSN("payment")},
 		}
 		for _, c := range checks {
 			if c.got != c.want {
 				t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 			}
 		}
-		if len(e.Metrics) != 5 {
-			t.Errorf("metrics of %d processes, want the broker and 4 function processes: %v", len(e.Metrics), e.Metrics)
+		if procs, _ := Plan(GroupByDomain); len(e.Metrics) != len(procs)+1 {
+			t.Errorf("metrics of %d processes, want the broker and %d function processes: %v", len(e.Metrics), len(procs), e.Metrics)
 		}
 	})
 
@@ -214,8 +219,8 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 				waitGone(t, g, 2*time.Second)
 			}
 		}
-		if _, err := ReadEndpoints(dir); err == nil {
-			t.Error("stack.json outlives the stack")
+		if _, err := ReadEndpoints(dir); !errors.Is(err, ErrNoStack) {
+			t.Errorf("after Stop, ReadEndpoints = %v, want ErrNoStack", err)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "ports.json"))
 		if !strings.Contains(string(b), `"postgres":`+strconv.Itoa(portOf(st.PostgresAddr()))) {
