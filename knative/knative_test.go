@@ -234,10 +234,9 @@ func TestEveryServicePassesKnativeValidation(t *testing.T) {
 func TestOneServicePerOperation(t *testing.T) {
 	services := knativeServices(t)
 	clusters := names(ofKind(baseManifests(t), "postgresql.cnpg.io/v1", "Cluster"))
-	infrastructure := []string{"dead-letter"}
 	for name := range services {
-		if _, ok := operation.ByName(name); !ok && !slices.Contains(infrastructure, name) {
-			t.Errorf("Service %s is neither an operation nor known infrastructure", name)
+		if _, ok := operation.ByName(name); !ok {
+			t.Errorf("Service %s is not an operation", name)
 		}
 	}
 	for _, op := range operation.All {
