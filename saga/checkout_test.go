@@ -91,14 +91,7 @@ func migratedDSN(t *testing.T, dsn, domain string) *pgxpool.Pool {
 var call = testenv.CallJSON
 
 // must is call that fails the test unless the answer is 200.
-func must(t testing.TB, method, url string) map[string]any {
-	t.Helper()
-	code, body := call(t, method, url)
-	if code != 200 {
-		t.Fatalf("%s %s = %d %v", method, url, code, body)
-	}
-	return body
-}
+var must = testenv.MustJSON
 
 func (s *sagaShop) item(t *testing.T, price, stock int64) string {
 	t.Helper()

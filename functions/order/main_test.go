@@ -56,14 +56,7 @@ func migrated(t *testing.T, domain string) *pgxpool.Pool {
 var call = testenv.CallJSON
 
 // must is call that fails the test unless the answer is 200.
-func must(t testing.TB, method, url string) map[string]any {
-	t.Helper()
-	code, body := call(t, method, url)
-	if code != 200 {
-		t.Fatalf("%s %s = %d %v", method, url, code, body)
-	}
-	return body
-}
+var must = testenv.MustJSON
 
 func (s *shop) newUser(t testing.TB) string {
 	t.Helper()

@@ -233,47 +233,15 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 	}
 }
 
-// TestStepRaces delivers a saga's debit and refund concurrently in the ways
-// an at-least-once, unordered broker can: the credit taken must always be
-// what the ledger says (schematest.DeliverAtOnce checks that all replies to
-// one input are the same).
+// TestStepRaces: payment_debit and payment_refund survive every way the
+// broker can deliver them (schematest.StepRaces).
 func TestStepRaces(t *testing.T) {
-	const debit, refund = "debit", "refund"
-	cases := []struct {
-		name       string
-		before     []string // delivered one after another first
-		together   []string // then delivered all at once
-		wantCredit int64
-	}{
-		{"the same debit delivered at once", nil, []string{debit, debit, debit, debit, debit, debit}, 93},
-		{"the same refund delivered at once", []string{debit}, []string{refund, refund, refund, refund, refund}, 100},
-		{"compensation racing its step", nil, []string{debit, refund, debit, refund}, 100},
-		{"late steps after a tombstone", []string{refund}, []string{debit, debit, debit, debit}, 100},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			for round := range 10 {
-				user := fmt.Sprintf("u%d", round)
-				f.user(user, 100)
-				saga := fmt.Sprintf("s%d", round)
-				delivery := map[string]schematest.Delivery{
-					debit:  {Handler: f.ev.Debit, In: requested(saga, user, 7)},
-					refund: {Handler: f.ev.Refund, In: compensate(saga, user)},
-				}
-				for _, step := range c.before {
-					f.call(delivery[step].Handler, delivery[step].In)
-				}
-				var together []schematest.Delivery
-				for _, step := range c.together {
-					together = append(together, delivery[step])
-				}
-				schematest.DeliverAtOnce(t, together...)
-				if got := f.credit(user); got != c.wantCredit {
-					t.Fatalf("round %d: credit %d, want %d", round, got, c.wantCredit)
-				}
-			}
-		})
-	}
+	f := newFixture(t)
+	schematest.RunStepRaces(t, func(t *testing.T, i int) (step, undo schematest.Delivery, taken func() int64, once int64) {
+		user, saga := fmt.Sprintf("u%d-%s", i, t.Name()), fmt.Sprintf("s%d-%s", i, t.Name())
+		f.user(user, 100)
+		return schematest.Delivery{Handler: f.ev.Debit, In: requested(saga, user, 7)},
+			schematest.Delivery{Handler: f.ev.Refund, In: compensate(saga, user)},
+			func() int64 { return 100 - f.credit(user) }, 7
+	})
 }

@@ -290,47 +290,15 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 	}
 }
 
-// TestStepRaces delivers a saga's reserve and release concurrently in the
-// ways an at-least-once, unordered broker can: the stock taken must always be
-// what the ledger says (schematest.DeliverAtOnce checks that all replies to
-// one input are the same).
+// TestStepRaces: stock_reserve and stock_release survive every way the broker
+// can deliver them (schematest.StepRaces).
 func TestStepRaces(t *testing.T) {
-	const reserve, release = "reserve", "release"
-	cases := []struct {
-		name      string
-		before    []string // delivered one after another first
-		together  []string // then delivered all at once
-		wantStock int64
-	}{
-		{"the same reserve delivered at once", nil, []string{reserve, reserve, reserve, reserve, reserve, reserve}, 98},
-		{"the same release delivered at once", []string{reserve}, []string{release, release, release, release, release}, 100},
-		{"compensation racing its step", nil, []string{reserve, release, reserve, release}, 100},
-		{"late steps after a tombstone", []string{release}, []string{reserve, reserve, reserve, reserve}, 100},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			for round := range 10 {
-				item := fmt.Sprintf("i%d", round)
-				f.item(item, 100)
-				saga := fmt.Sprintf("s%d", round)
-				delivery := map[string]schematest.Delivery{
-					reserve: {Handler: f.ev.Reserve, In: requested(saga, it(item, 2))},
-					release: {Handler: f.ev.Release, In: compensate(saga)},
-				}
-				for _, step := range c.before {
-					f.call(delivery[step].Handler, delivery[step].In)
-				}
-				var together []schematest.Delivery
-				for _, step := range c.together {
-					together = append(together, delivery[step])
-				}
-				schematest.DeliverAtOnce(t, together...)
-				if got := f.stock(item); got != c.wantStock {
-					t.Fatalf("round %d: stock %d, want %d", round, got, c.wantStock)
-				}
-			}
-		})
-	}
+	f := newFixture(t)
+	schematest.RunStepRaces(t, func(t *testing.T, i int) (step, undo schematest.Delivery, taken func() int64, once int64) {
+		item, saga := fmt.Sprintf("i%d-%s", i, t.Name()), fmt.Sprintf("s%d-%s", i, t.Name())
+		f.item(item, 100)
+		return schematest.Delivery{Handler: f.ev.Reserve, In: requested(saga, it(item, 2))},
+			schematest.Delivery{Handler: f.ev.Release, In: compensate(saga)},
+			func() int64 { return 100 - f.stock(item) }, 2
+	})
 }

@@ -30,3 +30,13 @@ func CallJSON(t testing.TB, method, url string) (int, map[string]any) {
 	}
 	return resp.StatusCode, body
 }
+
+// MustJSON is CallJSON that fails the test unless the answer is 200.
+func MustJSON(t testing.TB, method, url string) map[string]any {
+	t.Helper()
+	code, body := CallJSON(t, method, url)
+	if code != 200 {
+		t.Fatalf("%s %s = %d %v", method, url, code, body)
+	}
+	return body
+}

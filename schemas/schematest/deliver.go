@@ -58,3 +58,52 @@ func DeliverAtOnce(t *testing.T, ds ...Delivery) {
 		}
 	}
 }
+
+// StepRace is one way an at-least-once, unordered broker can deliver a saga
+// participant's forward step ("step") and its compensation ("undo").
+type StepRace struct {
+	Name     string
+	Before   []string // delivered one after another first
+	Together []string // then delivered all at once
+	Taken    bool     // whether the step's effect stands at the end
+}
+
+// StepRaces are the races every participant's ledger must survive.
+var StepRaces = []StepRace{
+	{"the same step delivered at once", nil, []string{"step", "step", "step", "step", "step", "step"}, true},
+	{"the same compensation delivered at once", []string{"step"}, []string{"undo", "undo", "undo", "undo", "undo"}, false},
+	{"compensation racing its step", nil, []string{"step", "undo", "step", "undo"}, false},
+	{"late steps after a tombstone", []string{"undo"}, []string{"step", "step", "step", "step"}, false},
+}
+
+// RunStepRaces runs every StepRace, several rounds each. round gives the
+// round's deliveries of the step and its compensation, on fresh rows, and
+// taken, which reads what the step has taken so far (once when it stands):
+// it must be exactly once or nothing, and all replies to one input the same.
+func RunStepRaces(t *testing.T, round func(t *testing.T, i int) (step, undo Delivery, taken func() int64, once int64)) {
+	for _, c := range StepRaces {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			for i := range 10 {
+				step, undo, taken, once := round(t, i)
+				delivery := map[string]Delivery{"step": step, "undo": undo}
+				for _, name := range c.Before {
+					d := delivery[name]
+					Reply(t, d.Handler, d.In)
+				}
+				var together []Delivery
+				for _, name := range c.Together {
+					together = append(together, delivery[name])
+				}
+				DeliverAtOnce(t, together...)
+				want := int64(0)
+				if c.Taken {
+					want = once
+				}
+				if got := taken(); got != want {
+					t.Fatalf("round %d: %d taken, want %d", i, got, want)
+				}
+			}
+		})
+	}
+}
