@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // BatchInit serves POST /orders/batch_init/{n}/{n_items}/{n_users}/{item_price}:
@@ -33,24 +35,19 @@ func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
 // BatchInit writes n orders and their items in one transaction of two
 // statements, every row generated inside Postgres (no per-row round trips).
 func (s *Store) BatchInit(ctx context.Context, n, nItems, nUsers, price int64) error {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("batch init orders: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-
-	// Old lines of the overwritten orders go first, in their own statement:
-	// sub-statements of one WITH run in no defined order, and an insert of a
-	// line running before the delete of its old version would collide.
-	_, err = tx.Exec(ctx, `
+	err := pgtx.WithTx(ctx, s.db, func(tx pgx.Tx) error {
+		// Old lines of the overwritten orders go first, in their own statement:
+		// sub-statements of one WITH run in no defined order, and an insert of a
+		// line running before the delete of its old version would collide.
+		_, err := tx.Exec(ctx, `
 		DELETE FROM order_items WHERE order_id IN (SELECT g::text FROM generate_series(0, $1::bigint - 1) AS g)`, n)
-	if err != nil {
-		return fmt.Errorf("batch init orders: clear items: %w", err)
-	}
-	// MATERIALIZED draws the random picks once, for both inserts. Two picks
-	// of the same item make one line of quantity 2 (no GROUP BY: hashing
-	// 200,000 lines spills to disk with a small work_mem).
-	_, err = tx.Exec(ctx, `
+		if err != nil {
+			return fmt.Errorf("clear items: %w", err)
+		}
+		// MATERIALIZED draws the random picks once, for both inserts. Two picks
+		// of the same item make one line of quantity 2 (no GROUP BY: hashing
+		// 200,000 lines spills to disk with a small work_mem).
+		_, err = tx.Exec(ctx, `
 		WITH picks AS MATERIALIZED (
 			SELECT g::text AS id,
 			       floor(random() * $3::bigint)::bigint::text AS user_id,
@@ -67,12 +64,11 @@ func (s *Store) BatchInit(ctx context.Context, n, nItems, nUsers, price int64) e
 		SELECT id, item1, CASE WHEN item1 = item2 THEN 2 ELSE 1 END, $4::bigint FROM picks
 		UNION ALL
 		SELECT id, item2, 1, $4::bigint FROM picks WHERE item2 <> item1`,
-		n, nItems, nUsers, price)
+			n, nItems, nUsers, price)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("batch init %d orders: %w", n, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("batch init orders: %w", err)
 	}
 	return nil
 }

@@ -12,10 +12,10 @@ import (
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Domain errors, mapped to HTTP statuses by api.Status.
@@ -36,21 +36,14 @@ const (
 	StatusPaid        = "paid"
 )
 
-// DB is what the store needs of Postgres: a *pgxpool.Pool satisfies it.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // Store is the order database. Each method is one operation's write or read,
 // kept in the operation's file.
 type Store struct {
-	db DB
+	db pgtx.DB
 }
 
 // NewStore returns a store on db (the order database).
-func NewStore(db DB) *Store { return &Store{db: db} }
+func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
 
 // Prices tells an item's price; StockClient asks the stock function.
 type Prices interface {
