@@ -61,6 +61,7 @@ func New(id, source, typ string, data Data) (event.Event, error) {
 	e.SetID(id)
 	e.SetSource(source)
 	e.SetType(typ)
+	e.SetDataSchema(DataSchema(typ))
 	e.SetSubject(data.Saga())
 	if err := e.SetData(event.ApplicationJSON, data); err != nil {
 		return event.Event{}, fmt.Errorf("new %s: %w", typ, err)

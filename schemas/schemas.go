@@ -23,3 +23,7 @@ const BaseURI = "https://schemas.webshop.example/"
 
 // FileName is the schema file describing the data of events of type typ.
 func FileName(typ string) string { return typ + ".json" }
+
+// DataSchema is the dataschema attribute of events of type typ: the $id of
+// the schema their data follows, so a subscriber can find it.
+func DataSchema(typ string) string { return BaseURI + FileName(typ) }

@@ -76,6 +76,9 @@ func Validate(e event.Event) error {
 	if !ok {
 		return fmt.Errorf("no schema for event type %q", e.Type())
 	}
+	if got, want := e.DataSchema(), schemas.DataSchema(e.Type()); got != want {
+		return fmt.Errorf("%s: dataschema %q, want %q (its schema's $id)", e.Type(), got, want)
+	}
 	if ct := e.DataContentType(); ct != event.ApplicationJSON {
 		return fmt.Errorf("%s: datacontenttype %q, want %q", e.Type(), ct, event.ApplicationJSON)
 	}
