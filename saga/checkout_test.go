@@ -137,6 +137,7 @@ func (s *sagaShop) checkout(t *testing.T, orderID string) int {
 }
 
 func TestCheckout(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name         string
 		stock        int64 // of the one item, price 5; the order takes 2
@@ -156,7 +157,7 @@ func TestCheckout(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/duplicates=%v", c.name, twice), func(t *testing.T) {
 				var opts []eventtest.Option
 				if twice {
-					opts = append(opts, eventtest.Duplicates(0.5))
+					opts = append(opts, eventtest.Duplicates(1))
 				}
 				s := newSagaShop(t, 10*time.Second, opts...)
 				item, user := s.item(t, 5, c.stock), s.user(t, c.credit)
@@ -198,6 +199,7 @@ func TestCheckout(t *testing.T) {
 }
 
 func TestCheckoutRefusals(t *testing.T) {
+	t.Parallel()
 	s := newSagaShop(t, time.Second)
 	user := s.user(t, 10)
 	empty := s.order(t, user, nil)
@@ -223,7 +225,8 @@ func TestCheckoutRefusals(t *testing.T) {
 // item with stock 10, 30 users with credit 1, 30 one-item orders checked out
 // at once (each twice): exactly 10 paid, and both callers of an order agree.
 func TestCheckoutConsistency(t *testing.T) {
-	s := newSagaShop(t, 20*time.Second, eventtest.Duplicates(0.5))
+	t.Parallel()
+	s := newSagaShop(t, 20*time.Second, eventtest.Duplicates(1))
 	item := s.item(t, 1, 10)
 	const n = 30
 	users, orders := make([]string, n), make([]string, n)
@@ -265,6 +268,7 @@ func TestCheckoutConsistency(t *testing.T) {
 // TestCheckoutBrokerDown: the request cannot be sent, the caller gets 503
 // (never a wrong 200/400), the sweep re-sends, and a retry joins the saga.
 func TestCheckoutBrokerDown(t *testing.T) {
+	t.Parallel()
 	s := newSagaShop(t, 300*time.Millisecond)
 	item, user := s.item(t, 1, 5), s.user(t, 5)
 	o := s.order(t, user, map[string]int64{item: 1})
@@ -304,6 +308,7 @@ func (s *sagaShop) count(t *testing.T, sql string) int64 {
 // request well before the deadline, the participants answer from their
 // ledgers, and the saga ends paid with everything taken once.
 func TestLostReplyRedrivenToPaid(t *testing.T) {
+	t.Parallel()
 	s := newSagaShop(t, 10*time.Second)
 	item, user := s.item(t, 3, 5), s.user(t, 10)
 	o := s.order(t, user, map[string]int64{item: 1})

@@ -124,6 +124,7 @@ func reply(sg Saga, typ string, reason schemas.Reason) event.Event {
 }
 
 func TestBegin(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.order("o1", 2, 1)
@@ -205,6 +206,7 @@ func TestBegin(t *testing.T) {
 }
 
 func TestStep(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		typ    string
 		reason schemas.Reason
@@ -292,6 +294,7 @@ func TestStep(t *testing.T) {
 }
 
 func TestStepRejectsWhatItCannotUse(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	unknown := reply(Saga{ID: "nope", OrderID: "o", UserID: "u"}, schemas.TypeStockReserved, "")
 	wrongType := event.New()
@@ -310,6 +313,7 @@ func TestStepRejectsWhatItCannotUse(t *testing.T) {
 }
 
 func TestSweep(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	begin := func(order string) Saga {
@@ -383,6 +387,7 @@ func TestSweep(t *testing.T) {
 }
 
 func TestOutcomesWake(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -435,6 +440,7 @@ func TestOutcomesWake(t *testing.T) {
 }
 
 func TestOutcomesTimeout(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	outcomes := NewOutcomes(f.dsn, f.store, quietLog())
 	f.order("o", 1)
@@ -491,6 +497,7 @@ func terminateListener(t *testing.T, pool *pgxpool.Pool) {
 // every state and input, and the order statuses it writes equal to the
 // order domain's.
 func TestTransitionsInPostgres(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	type key struct {

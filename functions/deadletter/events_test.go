@@ -71,6 +71,7 @@ func deadLetter(id string) event.Event {
 }
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	const uri = "/events/dead-letter?trigger=stock-reserve-checkout-requested"
 	if got := f.post(t, uri, deadLetter("e1")); got != http.StatusNoContent {
@@ -112,6 +113,7 @@ func TestStore(t *testing.T) {
 // TestIdempotent: the same failure delivered again is one row (and one
 // count); the same event failing on another Trigger is another.
 func TestIdempotent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	cases := []struct {
 		name, uri, id string
@@ -144,6 +146,7 @@ func TestIdempotent(t *testing.T) {
 // TestPruneOnPing: a ping deletes what is older than the retention, and
 // nothing newer.
 func TestPruneOnPing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	for _, id := range []string{"old", "new"} {
@@ -173,6 +176,7 @@ func TestPruneOnPing(t *testing.T) {
 // TestReplayBookkeeping: Get and MarkReplayed find a row by id and refuse
 // an unknown one with ErrNotFound.
 func TestReplayBookkeeping(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if got := f.post(t, "/events/dead-letter?trigger=a", deadLetter("e1")); got != http.StatusNoContent {
@@ -203,6 +207,7 @@ func TestReplayBookkeeping(t *testing.T) {
 // TestMalformed: what is not a CloudEvent is refused with a 400 and stores
 // nothing.
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	req := httptest.NewRequest(http.MethodPost, "/events/dead-letter?trigger=a", strings.NewReader("{}"))
 	req.Header.Set("Content-Type", "application/json")

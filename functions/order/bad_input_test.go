@@ -10,6 +10,7 @@ import (
 // TestOrderBadInput covers API.md's Errors section for orders: each request
 // gets a 4xx with a JSON error and leaves the orders as they were.
 func TestOrderBadInput(t *testing.T) {
+	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
 	item := s.newItem(t, "7")
@@ -70,6 +71,7 @@ func TestOrderBadInput(t *testing.T) {
 // TestAddItemConcurrently adds to one order from 50 goroutines: the row
 // lock serialises them, so no addition is lost.
 func TestAddItemConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newShop(t)
 	items := []string{s.newItem(t, "1"), s.newItem(t, "10")}
 	id := s.newOrder(t, s.newUser(t))
@@ -91,6 +93,7 @@ func TestAddItemConcurrently(t *testing.T) {
 }
 
 func TestOrderBatchInit(t *testing.T) {
+	t.Parallel()
 	s := newShop(t)
 	start := time.Now()
 	code, body := call(t, "POST", s.order.URL+"/orders/batch_init/100000/50/20/4")

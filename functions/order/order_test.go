@@ -14,6 +14,7 @@ import (
 )
 
 func TestOrderFlow(t *testing.T) {
+	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
 	apple, pear := s.newItem(t, "3"), s.newItem(t, "5")
@@ -89,6 +90,7 @@ func sorted(lines ...order.Line) []order.Line {
 }
 
 func TestCreate(t *testing.T) {
+	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
 	a, b := s.newOrder(t, user), s.newOrder(t, user)
@@ -109,6 +111,7 @@ func TestCreate(t *testing.T) {
 // TestClosedOrdersRefuseChanges: once checking out or paid, an order's items
 // and existence are fixed (400, nothing changes).
 func TestClosedOrdersRefuseChanges(t *testing.T) {
+	t.Parallel()
 	for _, status := range []string{order.StatusCheckingOut, order.StatusPaid} {
 		t.Run(status, func(t *testing.T) {
 			s := newShop(t)
@@ -141,6 +144,7 @@ func TestClosedOrdersRefuseChanges(t *testing.T) {
 // TestDependencyDown: when stock or payment cannot answer, the order
 // function answers 503 and changes nothing.
 func TestDependencyDown(t *testing.T) {
+	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
 	item := s.newItem(t, "2")

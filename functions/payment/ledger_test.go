@@ -74,6 +74,7 @@ func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
 }
 
 func TestDebit(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		user       string
@@ -115,6 +116,7 @@ func TestDebit(t *testing.T) {
 }
 
 func TestRefund(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		debit      int64 // < 0: no debit before the refund
@@ -160,6 +162,7 @@ func TestRefund(t *testing.T) {
 }
 
 func TestDebitConcurrentOnOneUser(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.user("u", 10)
 	var (
@@ -192,6 +195,7 @@ func TestDebitConcurrentOnOneUser(t *testing.T) {
 // TestDebitRefundRace delivers a saga's debit and refund at the same time,
 // many times: whichever wins, the credit ends where it started.
 func TestDebitRefundRace(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.user("u", 100)
 	for i := range 30 {
@@ -218,6 +222,7 @@ func TestDebitRefundRace(t *testing.T) {
 }
 
 func TestMalformedEventsArePermanent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	bad := event.New()
 	bad.SetID("x")
@@ -236,6 +241,7 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 // TestStepRaces: payment_debit and payment_refund survive every way the
 // broker can deliver them (schematest.StepRaces).
 func TestStepRaces(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	schematest.RunStepRaces(t, func(t *testing.T, i int) (step, undo schematest.Delivery, taken func() int64, once int64) {
 		user, saga := fmt.Sprintf("u%d-%s", i, t.Name()), fmt.Sprintf("s%d-%s", i, t.Name())

@@ -11,6 +11,7 @@ import (
 )
 
 func TestPaymentOperations(t *testing.T) {
+	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "0")
 	other := s.createUser(t, "0")
@@ -85,6 +86,7 @@ func TestPaymentOperations(t *testing.T) {
 // TestPaymentBadInput covers API.md's Errors section for payment: each
 // request gets a 4xx with a JSON error and changes nothing.
 func TestPaymentBadInput(t *testing.T) {
+	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "50")
 	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+u+"/o1/10"); code != 200 {
@@ -170,6 +172,7 @@ func race(t *testing.T, n int, method string, url func(i int) string) map[int]in
 }
 
 func TestPayConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "100")
 	statuses := race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/3" })
@@ -184,6 +187,7 @@ func TestPayConcurrently(t *testing.T) {
 // TestPayOrderConcurrently pays one order 50 times at once (2023 form):
 // every call succeeds, the credit is taken once.
 func TestPayOrderConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "100")
 	statuses := race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/o1/30" })
@@ -206,6 +210,7 @@ func TestPayOrderConcurrently(t *testing.T) {
 }
 
 func TestCancelConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "100")
 	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+u+"/o1/40"); code != 200 {
@@ -221,6 +226,7 @@ func TestCancelConcurrently(t *testing.T) {
 }
 
 func TestPaymentBatchInit(t *testing.T) {
+	t.Parallel()
 	s := newPaymentServer(t)
 	start := time.Now()
 	code, body := call(t, "POST", s.URL+"/payment/batch_init/100000/25")

@@ -85,6 +85,7 @@ func decode[T schemas.Data](t *testing.T, e event.Event) T {
 }
 
 func TestReserve(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		items      []schemas.Item
@@ -130,6 +131,7 @@ func TestReserve(t *testing.T) {
 }
 
 func TestRelease(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name         string
 		reserve      []schemas.Item // nil: no reservation before the release
@@ -180,6 +182,7 @@ func TestRelease(t *testing.T) {
 }
 
 func TestReserveConcurrentOnOneItem(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.item("hot", 10)
 	const n = 40
@@ -213,6 +216,7 @@ func TestReserveConcurrentOnOneItem(t *testing.T) {
 // TestReserveNoDeadlock runs multi-item reservations whose orders list the
 // same items in opposite orders.
 func TestReserveNoDeadlock(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.item("x", 1000)
 	f.item("y", 1000)
@@ -249,6 +253,7 @@ func TestReserveNoDeadlock(t *testing.T) {
 // TestReserveReleaseRace delivers a saga's reserve and release at the same
 // time, many times: whichever wins, nothing stays taken.
 func TestReserveReleaseRace(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.item("a", 100)
 	for i := range 30 {
@@ -275,6 +280,7 @@ func TestReserveReleaseRace(t *testing.T) {
 }
 
 func TestMalformedEventsArePermanent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	bad := event.New()
 	bad.SetID("x")
@@ -293,6 +299,7 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 // TestStepRaces: stock_reserve and stock_release survive every way the broker
 // can deliver them (schematest.StepRaces).
 func TestStepRaces(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	schematest.RunStepRaces(t, func(t *testing.T, i int) (step, undo schematest.Delivery, taken func() int64, once int64) {
 		item, saga := fmt.Sprintf("i%d-%s", i, t.Name()), fmt.Sprintf("s%d-%s", i, t.Name())

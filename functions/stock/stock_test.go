@@ -10,6 +10,7 @@ import (
 )
 
 func TestStockOperations(t *testing.T) {
+	t.Parallel()
 	s := newStockServer(t)
 	id := s.createItem(t, "10", "0")
 
@@ -58,6 +59,7 @@ func TestStockOperations(t *testing.T) {
 }
 
 func TestCreateGivesDistinctIDs(t *testing.T) {
+	t.Parallel()
 	s := newStockServer(t)
 	a, b := s.createItem(t, "0", "0"), s.createItem(t, "0", "0")
 	if a == "" || a == b {
@@ -68,6 +70,7 @@ func TestCreateGivesDistinctIDs(t *testing.T) {
 // TestStockBadInput covers API.md's Errors section for stock: each request
 // gets a 4xx with a JSON error and leaves the item as it was.
 func TestStockBadInput(t *testing.T) {
+	t.Parallel()
 	s := newStockServer(t)
 	id := s.createItem(t, "10", "5")
 	long := strings.Repeat("x", 129)
@@ -126,6 +129,7 @@ func TestStockBadInput(t *testing.T) {
 // TestSubtractConcurrently races 50 subtracts on one item: exactly as many
 // succeed as the stock covers, the rest get 400, and stock never goes negative.
 func TestSubtractConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newStockServer(t)
 	id := s.createItem(t, "1", "100")
 	const workers, amount = 50, 3
@@ -160,6 +164,7 @@ func TestSubtractConcurrently(t *testing.T) {
 }
 
 func TestBatchInit(t *testing.T) {
+	t.Parallel()
 	s := newStockServer(t)
 	ctx := context.Background()
 	count := func() (n, total int64) {

@@ -33,7 +33,9 @@ import (
 // Option makes the broker less reliable, or changes how it delivers.
 type Option func(*Broker)
 
-// Duplicates delivers each event again with probability rate (repeatedly).
+// Duplicates delivers each delivery again with probability rate: once more
+// in Async mode (rate 1 delivers everything exactly twice), while queued it
+// stays in the queue with that probability each time it is picked.
 func Duplicates(rate float64) Option { return func(b *Broker) { b.dupRate = rate } }
 
 // Drops loses events handed to Send (the ingress) with probability rate, as
@@ -159,6 +161,9 @@ func (b *Broker) URL() string {
 	return b.ingress.URL
 }
 
+// Wait blocks until every delivery in flight (Async) has finished.
+func (b *Broker) Wait() { b.inFlight.Wait() }
+
 // Handled is how many deliveries were made.
 func (b *Broker) Handled() int {
 	b.mu.Lock()
@@ -181,11 +186,12 @@ func (b *Broker) publish(e event.Event) {
 		b.inFlight.Add(1)
 		go func() {
 			defer b.inFlight.Done()
-			for again := true; again; {
+			b.deliver(delivery{e, s})
+			b.mu.Lock()
+			again := b.dupRate > 0 && b.rng.Float64() < b.dupRate
+			b.mu.Unlock()
+			if again {
 				b.deliver(delivery{e, s})
-				b.mu.Lock()
-				again = b.dupRate > 0 && b.rng.Float64() < b.dupRate
-				b.mu.Unlock()
 			}
 		}()
 	}
