@@ -134,7 +134,7 @@ func TestPaymentBadInput(t *testing.T) {
 				t.Fatalf("credit changed to %d", c)
 			}
 			var users, payments int
-			err := s.db.QueryRow(context.Background(),
+			err := s.DB.QueryRow(context.Background(),
 				`SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM order_payments WHERE state = 'paid')`).Scan(&users, &payments)
 			if err != nil || users != 1 || payments != 1 {
 				t.Fatalf("users %d, payments %d (%v); want 1, 1", users, payments, err)
@@ -235,7 +235,7 @@ func TestPaymentBatchInit(t *testing.T) {
 		t.Fatalf("batch_init = %d %v", code, body)
 	}
 	var n, total int64
-	if err := s.db.QueryRow(context.Background(), `SELECT count(*), sum(credit) FROM users`).Scan(&n, &total); err != nil {
+	if err := s.DB.QueryRow(context.Background(), `SELECT count(*), sum(credit) FROM users`).Scan(&n, &total); err != nil {
 		t.Fatal(err)
 	}
 	if n != 100000 || total != 2500000 {

@@ -5,45 +5,40 @@ package payment_test
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
+	"net/http"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/internal/testenv"
-	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 )
 
 // paymentServer is the payment operations over HTTP on a fresh, migrated database.
-type paymentServer struct {
-	*httptest.Server
-	db *pgxpool.Pool
-}
+type paymentServer struct{ *testserver.Domain }
 
-func newPaymentServer(t *testing.T) *paymentServer {
+func newPaymentServer(t *testing.T) paymentServer {
 	t.Helper()
-	db := shopdb.Pool(t, "payment", 0)
-	h := payment.NewHandlers(payment.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
-	srv := testserver.Serve(t, h.Operations())
-	return &paymentServer{Server: srv, db: db}
+	return paymentServer{testserver.ServeDomain(t, "payment", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
+		return payment.NewHandlers(payment.NewStore(db), log).Operations()
+	})}
 }
 
 // call sends a request and decodes its JSON answer.
 var call = testenv.CallJSON
 
 // credit reads a user's credit straight from the database.
-func (s *paymentServer) credit(t testing.TB, id string) int64 {
+func (s paymentServer) credit(t testing.TB, id string) int64 {
 	t.Helper()
 	var c int64
-	if err := s.db.QueryRow(context.Background(), `SELECT credit FROM users WHERE id = $1`, id).Scan(&c); err != nil {
+	if err := s.DB.QueryRow(context.Background(), `SELECT credit FROM users WHERE id = $1`, id).Scan(&c); err != nil {
 		t.Fatalf("user %q: %v", id, err)
 	}
 	return c
 }
 
-func (s *paymentServer) createUser(t testing.TB, credit string) string {
+func (s paymentServer) createUser(t testing.TB, credit string) string {
 	t.Helper()
 	code, body := call(t, "POST", s.URL+"/payment/create_user")
 	if code != 200 {

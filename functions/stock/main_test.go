@@ -3,46 +3,41 @@ package stock_test
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
+	"net/http"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/testenv"
-	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 	"github.com/wdm-knative/webshop/internal/testenv/testserver"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // stockServer is the stock operations over HTTP on a fresh, migrated database.
-type stockServer struct {
-	*httptest.Server
-	db *pgxpool.Pool
-}
+type stockServer struct{ *testserver.Domain }
 
-func newStockServer(t *testing.T) *stockServer {
+func newStockServer(t *testing.T) stockServer {
 	t.Helper()
-	db := shopdb.Pool(t, "stock", 0)
-	h := stock.NewHandlers(stock.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
-	srv := testserver.Serve(t, h.Operations())
-	return &stockServer{Server: srv, db: db}
+	return stockServer{testserver.ServeDomain(t, "stock", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
+		return stock.NewHandlers(stock.NewStore(db), log).Operations()
+	})}
 }
 
 // call sends a request and decodes its JSON answer.
 var call = testenv.CallJSON
 
 // item reads an item's stock and price straight from the database.
-func (s *stockServer) item(t testing.TB, id string) (stock, price int64) {
+func (s stockServer) item(t testing.TB, id string) (stock, price int64) {
 	t.Helper()
-	if err := s.db.QueryRow(context.Background(), `SELECT stock, price FROM items WHERE id = $1`, id).Scan(&stock, &price); err != nil {
+	if err := s.DB.QueryRow(context.Background(), `SELECT stock, price FROM items WHERE id = $1`, id).Scan(&stock, &price); err != nil {
 		t.Fatalf("item %q: %v", id, err)
 	}
 	return stock, price
 }
 
-func (s *stockServer) createItem(t testing.TB, price string, stock string) string {
+func (s stockServer) createItem(t testing.TB, price string, stock string) string {
 	t.Helper()
 	code, body := call(t, "POST", s.URL+"/stock/item/create/"+price)
 	if code != 200 {

@@ -119,7 +119,7 @@ func TestStockBadInput(t *testing.T) {
 				t.Fatalf("item changed to stock %d price %d", stock, price)
 			}
 			var n int
-			if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&n); err != nil || n != 1 {
+			if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&n); err != nil || n != 1 {
 				t.Fatalf("items = %d (%v), want 1", n, err)
 			}
 		})
@@ -169,7 +169,7 @@ func TestBatchInit(t *testing.T) {
 	ctx := context.Background()
 	count := func() (n, total int64) {
 		t.Helper()
-		if err := s.db.QueryRow(ctx, `SELECT count(*), coalesce(sum(stock), 0) FROM items`).Scan(&n, &total); err != nil {
+		if err := s.DB.QueryRow(ctx, `SELECT count(*), coalesce(sum(stock), 0) FROM items`).Scan(&n, &total); err != nil {
 			t.Fatal(err)
 		}
 		return n, total

@@ -4,12 +4,15 @@
 package testserver
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
 )
 
 // Serve mounts every operation of internal/operation that handlers (keyed by
@@ -30,4 +33,19 @@ func Serve(t testing.TB, handlers map[string]http.Handler) *httptest.Server {
 	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// Domain is a domain's HTTP operations served on a fresh database of its own.
+type Domain struct {
+	*httptest.Server
+	DB *pgxpool.Pool
+}
+
+// ServeDomain migrates a fresh database as domain ("stock", "payment",
+// "order") and serves the operations handlers builds on it.
+func ServeDomain(t testing.TB, domain string, handlers func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler) *Domain {
+	t.Helper()
+	db := shopdb.Pool(t, domain, 0)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	return &Domain{Server: Serve(t, handlers(db, log)), DB: db}
 }
