@@ -16,11 +16,12 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// TestRun wires the settings, the Trigger folder and the broker together:
-// an event posted to the ingress reaches the subscriber a Trigger names,
-// and the process stops cleanly when its context ends.
+// TestRun wires the settings, the Trigger folders and the broker together:
+// an event posted to the ingress reaches the subscriber a Trigger names, and
+// the one an extra folder's Trigger names by absolute uri (how a test adds
+// a consumer), and the process stops cleanly when its context ends.
 func TestRun(t *testing.T) {
-	got := make(chan string, 1)
+	got := make(chan string, 2)
 	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.URL.Path + " " + r.Header.Get("Ce-Id")
 		w.WriteHeader(http.StatusNoContent)
@@ -43,9 +44,21 @@ spec:
 	if err := os.WriteFile(filepath.Join(dir, "triggers.yaml"), []byte(trigger), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	extra := t.TempDir()
+	extraTrigger := `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: extra}
+spec:
+  broker: ` + name + `
+  filter: {attributes: {type: shop.test}}
+  subscriber: {uri: "` + subURL + `/extra"}
+`
+	if err := os.WriteFile(filepath.Join(extra, "extra.yaml"), []byte(extraTrigger), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("AMQP_URL", testenv.AMQPURL(t))
 	t.Setenv("BROKER_PORT", "0")
-	t.Setenv("TRIGGERS_DIR", dir)
+	t.Setenv("TRIGGERS_DIR", dir+string(os.PathListSeparator)+extra)
 	t.Setenv("BROKER_NAME", name)
 	t.Setenv("SUBSCRIBER_URLS", "echo="+subURL)
 	t.Setenv("LOG_LEVEL", "warn")
@@ -81,13 +94,17 @@ spec:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	select {
-	case g := <-got:
-		if g != "/events/echo e1" {
-			t.Errorf("subscriber got %q, want %q", g, "/events/echo e1")
+	want := map[string]bool{"/events/echo e1": true, "/extra e1": true}
+	for range want {
+		select {
+		case g := <-got:
+			if !want[g] {
+				t.Errorf("subscriber got %q, want one of %v", g, want)
+			}
+			delete(want, g)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("event not delivered to %v", want)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("event not delivered")
 	}
 	// Prometheus scrapes the ingress port.
 	resp, err := http.Get("http://" + addr + "/metrics")
@@ -117,6 +134,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 	}{
 		{"no AMQP_URL", map[string]string{"AMQP_URL": ""}},
 		{"missing folder", map[string]string{"TRIGGERS_DIR": filepath.Join(t.TempDir(), "nope")}},
+		{"missing extra folder", map[string]string{"TRIGGERS_DIR": t.TempDir() + string(os.PathListSeparator) + filepath.Join(t.TempDir(), "nope")}},
 		{"bad subscriber list", map[string]string{"SUBSCRIBER_URLS": "stock-reserve"}},
 		{"unresolved subscriber", map[string]string{"TRIGGERS_DIR": "../../knative/base", "SUBSCRIBER_URLS": ""}},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}},
