@@ -29,33 +29,12 @@ func TestRun(t *testing.T) {
 	defer sub.Close()
 	subURL := sub.URL
 
-	dir := t.TempDir()
 	name := "cmdtest" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
-	trigger := `apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: echo}
-spec:
-  broker: ` + name + `
-  filter: {attributes: {type: shop.test}}
-  subscriber:
-    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: echo}
-    uri: /events/echo
-`
-	if err := os.WriteFile(filepath.Join(dir, "triggers.yaml"), []byte(trigger), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	extra := t.TempDir()
-	extraTrigger := `apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: extra}
-spec:
-  broker: ` + name + `
-  filter: {attributes: {type: shop.test}}
-  subscriber: {uri: "` + subURL + `/extra"}
-`
-	if err := os.WriteFile(filepath.Join(extra, "extra.yaml"), []byte(extraTrigger), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The shop's folder names the subscriber by a ref (SUBSCRIBER_URLS
+	// resolves it), the extra folder by an absolute uri.
+	dir := triggerFolder(t, name, "echo",
+		"{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: echo}, uri: /events/echo}")
+	extra := triggerFolder(t, name, "extra", `{uri: "`+subURL+`/extra"}`)
 	t.Setenv("AMQP_URL", testenv.AMQPURL(t))
 	t.Setenv("BROKER_PORT", "0")
 	t.Setenv("TRIGGERS_DIR", dir+string(os.PathListSeparator)+extra)
@@ -125,6 +104,24 @@ spec:
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// triggerFolder writes a folder holding one Trigger on broker for type
+// shop.test, delivering to subscriber (a YAML flow mapping).
+func triggerFolder(t *testing.T, broker, name, subscriber string) string {
+	t.Helper()
+	dir := t.TempDir()
+	trigger := `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: ` + name + `}
+spec:
+  broker: ` + broker + `
+  filter: {attributes: {type: shop.test}}
+  subscriber: ` + subscriber + "\n"
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(trigger), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func TestRunRejectsBadSettings(t *testing.T) {
