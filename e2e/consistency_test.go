@@ -35,6 +35,7 @@ func TestCourseConsistency(t *testing.T) {
 	if a.StockValueTaken != 100 || a.CreditTaken != 100 {
 		t.Errorf("stock taken %d, credit taken %d; want 100 each (stock 0, total credit 900)", a.StockValueTaken, a.CreditTaken)
 	}
+	checkOutcomeEvents(t, w, out)
 }
 
 // Many items, multi-item orders, random quantities, some users short of
@@ -55,6 +56,7 @@ func TestConsistencyManyItems(t *testing.T) {
 	if a.PaidOrders == 0 || a.PaidOrders == len(w.orders) {
 		t.Errorf("%d of %d orders paid: the workload must mix successes and failures", a.PaidOrders, len(w.orders))
 	}
+	checkOutcomeEvents(t, w, out)
 }
 
 // manyItems is a workload where stock and credit run out for some orders.

@@ -95,6 +95,7 @@ func TestConsistencyUnderFaults(t *testing.T) {
 		t.Error("no order was paid")
 	}
 	noOrderPaidTwice(t)
+	checkOutcomeEvents(t, w, load)
 }
 
 // waitSagasSettled fails unless every saga reaches paid or failed in time.

@@ -44,6 +44,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer logFile.Close()
+	var consumerTriggers string
+	outcomes, consumerTriggers, err = startOutcomeSubscriber(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer outcomes.srv.Close()
 	fmt.Println("e2e: starting a stack; its log:", logFile.Name())
 	shop, err = stack.Start(ctx, stack.Options{
 		Dir:         dir,
@@ -52,7 +59,8 @@ func run(m *testing.M) int {
 		Log:         slog.New(slog.NewJSONHandler(io.MultiWriter(logFile), nil)),
 		// Stalled sagas are re-driven sooner than the default so that
 		// recovery after a crash fits the tests' 30 s bound with room.
-		Env: []string{"SAGA_STALL_AFTER=2s"},
+		Env:         []string{"SAGA_STALL_AFTER=2s"},
+		TriggerDirs: []string{consumerTriggers},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start stack:", err, "(logs in", dir+"/logs)")

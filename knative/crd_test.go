@@ -49,15 +49,16 @@ var crdSources = []crdSource{
 // notByCRD is every other kind the overlays render, and how it is checked
 // instead. A kind in neither list fails TestCustomResourcesMatchTheirCRDs.
 var notByCRD = map[string]string{
-	"serving.knative.dev/v1 Service":     "Knative: SetDefaults + Validate of knative.dev/serving",
-	"eventing.knative.dev/v1 Broker":     "Knative: SetDefaults + Validate of knative.dev/eventing",
-	"eventing.knative.dev/v1 Trigger":    "Knative: SetDefaults + Validate of knative.dev/eventing",
-	"sources.knative.dev/v1 SinkBinding": "Knative: SetDefaults + Validate of knative.dev/eventing",
-	"sources.knative.dev/v1 PingSource":  "Knative: SetDefaults + Validate of knative.dev/eventing",
-	"v1 Namespace":                       "built in: no CRD",
-	"v1 ConfigMap":                       "built in: no CRD",
-	"batch/v1 Job":                       "built in: strict decoding into k8s.io/api batch/v1",
-	"networking.k8s.io/v1 NetworkPolicy": "built in: strict decoding into k8s.io/api networking/v1",
+	"serving.knative.dev/v1 Service":         "Knative: SetDefaults + Validate of knative.dev/serving",
+	"eventing.knative.dev/v1 Broker":         "Knative: SetDefaults + Validate of knative.dev/eventing",
+	"eventing.knative.dev/v1 Trigger":        "Knative: SetDefaults + Validate of knative.dev/eventing",
+	"sources.knative.dev/v1 SinkBinding":     "Knative: SetDefaults + Validate of knative.dev/eventing",
+	"sources.knative.dev/v1 PingSource":      "Knative: SetDefaults + Validate of knative.dev/eventing",
+	"eventing.knative.dev/v1beta2 EventType": "Knative: SetDefaults + Validate of knative.dev/eventing",
+	"v1 Namespace":                           "built in: no CRD",
+	"v1 ConfigMap":                           "built in: no CRD",
+	"batch/v1 Job":                           "built in: strict decoding into k8s.io/api batch/v1",
+	"networking.k8s.io/v1 NetworkPolicy":     "built in: strict decoding into k8s.io/api networking/v1",
 	"eventing.knative.dev/v1alpha1 RabbitmqBrokerConfig": "CRD not to be had: the module proxy refuses knative.dev/eventing-rabbitmq " +
 		"(403); strict decoding into a mirror of its spec",
 	"networking.gke.io/v1 HealthCheckPolicy": "CRD not to be had: GKE installs it, no module the proxy serves holds it " +

@@ -13,12 +13,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1beta2 "knative.dev/eventing/pkg/apis/eventing/v1beta2"
 	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 // eventingContext is a create under Knative Eventing's default feature flags.
@@ -208,7 +210,9 @@ func eventTypeConstants(t *testing.T) map[string]string {
 }
 
 // TestEveryEventTypeHasATrigger: an event type the code names but no Trigger
-// selects would be published and silently dropped.
+// selects would be published and silently dropped, unless the shop
+// announces it to consumers outside it (operation.Announced), who add the
+// Triggers; and then no Trigger of the shop may take it.
 func TestEveryEventTypeHasATrigger(t *testing.T) {
 	routed := map[string]bool{}
 	for _, tr := range triggers(t) {
@@ -217,8 +221,52 @@ func TestEveryEventTypeHasATrigger(t *testing.T) {
 		}
 	}
 	for name, typ := range eventTypeConstants(t) {
-		if !routed[typ] {
+		announced := slices.Contains(operation.Announced, typ)
+		if !routed[typ] && !announced {
 			t.Errorf("%s (%s) has no Trigger", name, typ)
+		}
+		if routed[typ] && announced {
+			t.Errorf("%s (%s) is announced to outside consumers, yet a Trigger of the shop selects it", name, typ)
+		}
+	}
+}
+
+// TestEveryEventTypeIsRegistered: every event type the code names has one
+// EventType for the shop's Broker that passes Knative's validation, whose
+// schema is the dataschema its events carry; and no EventType names a type
+// the code does not know.
+func TestEveryEventTypeIsRegistered(t *testing.T) {
+	bs := brokers(t)
+	registered := map[string]*eventingv1beta2.EventType{}
+	for _, m := range ofKind(baseManifests(t), EventTypeAPIVersion, "EventType") {
+		et := &eventingv1beta2.EventType{}
+		validateEventing(t, m, et)
+		if registered[et.Spec.Type] != nil {
+			t.Errorf("two EventTypes for %s", et.Spec.Type)
+		}
+		registered[et.Spec.Type] = et
+		if ref := et.Spec.Reference; ref == nil || ref.Kind != "Broker" || bs[ref.Name] == nil {
+			t.Errorf("EventType %s does not name the shop's Broker: %+v", et.Name, ref)
+		}
+	}
+	known := map[string]bool{}
+	for name, typ := range eventTypeConstants(t) {
+		known[typ] = true
+		et := registered[typ]
+		switch {
+		case et == nil:
+			t.Errorf("%s (%s) has no EventType", name, typ)
+		case typ == schemas.TypePing:
+			if et.Spec.Schema != nil {
+				t.Errorf("EventType %s names a schema; the ping has none in schemas/", et.Name)
+			}
+		case et.Spec.Schema == nil || et.Spec.Schema.String() != schemas.DataSchema(typ):
+			t.Errorf("EventType %s: schema %v, want %s (the events' dataschema)", et.Name, et.Spec.Schema, schemas.DataSchema(typ))
+		}
+	}
+	for typ := range registered {
+		if !known[typ] {
+			t.Errorf("EventType for %s, which no Type constant names", typ)
 		}
 	}
 }

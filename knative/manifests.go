@@ -8,13 +8,16 @@ package knative
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/schemas"
 )
 
 // Names shared by the rendered and the hand-written manifests.
@@ -311,7 +314,12 @@ func Generated() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	eventTypes, err := renderEventTypes()
+	if err != nil {
+		return nil, err
+	}
 	return map[string][]byte{
+		"base/eventtypes.yaml":                 eventTypes,
 		"base/services.yaml":                   services,
 		"base/httproutes.yaml":                 routes,
 		"overlays/bench/admin-httproutes.yaml": admin,
@@ -568,4 +576,74 @@ func comment(text string) string {
 		line += " " + word
 	}
 	return strings.Join(append(lines, line), "\n")
+}
+
+// BrokerName is the shop's Broker (base/broker.yaml); its Triggers and
+// EventTypes name it.
+const BrokerName = "shop"
+
+// EventTypeAPIVersion is the EventType version written: the storage version
+// of knative.dev/eventing v0.42 (go.mod), whose SetDefaults and Validate the
+// tests run; v1beta3 is served too, v1beta1 is deprecated.
+const EventTypeAPIVersion = "eventing.knative.dev/v1beta2"
+
+// pingDescription describes the one type without a schema in schemas/.
+const pingDescription = "The PingSource's tick (no data the shop reads): drives the saga's recovery sweep " +
+	"and the dead letters' pruning."
+
+type eventTypeView struct {
+	Name, Namespace, Broker, Type, Schema, Description string
+}
+
+var eventTypesTemplate = template.Must(template.New("eventtypes").Parse(GeneratedHeader + `# One EventType per CloudEvent type the shop's Broker carries
+# (operation.BrokerTypes: the types its Triggers select and the outcome
+# types it announces), so that ` + "`kubectl get eventtypes -n webshop`" + ` shows a
+# new consumer what it can subscribe to; schema is the data's JSON Schema
+# ($id of the file in schemas/, also each event's dataschema).
+{{- range .}}
+---
+apiVersion: ` + EventTypeAPIVersion + `
+kind: EventType
+metadata:
+  name: {{.Name}}
+  namespace: {{.Namespace}}
+spec:
+  type: {{.Type}}
+{{- if .Schema}}
+  schema: {{.Schema}}
+{{- end}}
+  reference:
+    apiVersion: eventing.knative.dev/v1
+    kind: Broker
+    name: {{.Broker}}
+  description: {{printf "%q" .Description}}
+{{- end}}
+`))
+
+// EventTypeName is the EventType of an event type: dots become dashes.
+func EventTypeName(typ string) string { return strings.ReplaceAll(typ, ".", "-") }
+
+func renderEventTypes() ([]byte, error) {
+	var views []eventTypeView
+	for _, typ := range operation.BrokerTypes() {
+		v := eventTypeView{Name: EventTypeName(typ), Namespace: Namespace, Broker: BrokerName, Type: typ,
+			Description: pingDescription}
+		if typ != schemas.TypePing {
+			doc, err := fs.ReadFile(schemas.Files, schemas.FileName(typ))
+			if err != nil {
+				return nil, fmt.Errorf("event type %s: %w", typ, err)
+			}
+			var head struct{ Description string }
+			if err := json.Unmarshal(doc, &head); err != nil {
+				return nil, fmt.Errorf("schema of %s: %w", typ, err)
+			}
+			v.Schema, v.Description = schemas.DataSchema(typ), head.Description
+		}
+		views = append(views, v)
+	}
+	var b bytes.Buffer
+	if err := eventTypesTemplate.Execute(&b, views); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -104,12 +104,38 @@ func RequestedEvent(sg Saga) (event.Event, error) {
 // CompensateEvent is the saga's shop.checkout.compensate, the same event
 // (id, source, data) whether saga-step or the sweep sends it.
 func CompensateEvent(sg Saga) (event.Event, error) {
-	reason := sg.Reason
-	if reason == "" {
-		reason = schemas.ReasonDeadline
-	}
 	return schemas.New(schemas.CompensateID(sg.ID), schemas.Source("saga"), schemas.TypeCheckoutCompensate,
-		schemas.CheckoutCompensate{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: reason})
+		schemas.CheckoutCompensate{SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: failureReason(sg)})
+}
+
+// OutcomeEvent is the saga's shop.checkout.paid or shop.checkout.failed,
+// for subscribers outside the shop. The deciding step and every later input
+// of the final saga build it from the same stored saga, so each copy has the
+// same id (one per saga, whatever the outcome) and the same data.
+func OutcomeEvent(sg Saga) (event.Event, error) {
+	id, source := schemas.OutcomeID(sg.ID), schemas.Source("saga")
+	switch sg.State.Status {
+	case Paid:
+		items := make([]schemas.PricedItem, len(sg.Items))
+		for i, it := range sg.Items {
+			items[i] = schemas.PricedItem{ItemID: it.ItemID, Quantity: it.Quantity, UnitPrice: it.UnitPrice}
+		}
+		return schemas.New(id, source, schemas.TypeCheckoutPaid, schemas.CheckoutPaid{
+			SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Items: items, TotalCost: sg.TotalCost})
+	case Failed:
+		return schemas.New(id, source, schemas.TypeCheckoutFailed, schemas.CheckoutFailed{
+			SagaID: sg.ID, OrderID: sg.OrderID, UserID: sg.UserID, Reason: failureReason(sg), EverythingReturned: true})
+	}
+	return event.Event{}, fmt.Errorf("saga %q is %s: no outcome yet", sg.ID, sg.State.Status)
+}
+
+// failureReason is why sg compensates; a saga without one was compensated by
+// the sweep, whose reason is the deadline.
+func failureReason(sg Saga) schemas.Reason {
+	if sg.Reason == "" {
+		return schemas.ReasonDeadline
+	}
+	return sg.Reason
 }
 
 // emitted builds the event a decision (or the sweep) sends for sg.
@@ -125,6 +151,8 @@ func emitted(sg Saga, e Emit) (*event.Event, error) {
 		ev, err = RequestedEvent(sg)
 	case EmitCompensate:
 		ev, err = CompensateEvent(sg)
+	case EmitPaid, EmitFailed:
+		ev, err = OutcomeEvent(sg)
 	default:
 		return nil, fmt.Errorf("saga %q: unknown emit %d", sg.ID, e)
 	}

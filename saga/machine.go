@@ -91,11 +91,14 @@ func (in Input) String() string {
 type Emit int
 
 // The events a saga sends: nothing, checkout.requested (only the checkout
-// and the sweep send it) or checkout.compensate.
+// and the sweep send it), checkout.compensate, or an outcome event
+// (checkout.paid, checkout.failed) for subscribers outside the shop.
 const (
 	EmitNone Emit = iota
 	EmitRequested
 	EmitCompensate
+	EmitPaid
+	EmitFailed
 )
 
 func (e Emit) String() string {
@@ -104,6 +107,10 @@ func (e Emit) String() string {
 		return "requested"
 	case EmitCompensate:
 		return "compensate"
+	case EmitPaid:
+		return "paid"
+	case EmitFailed:
+		return "failed"
 	}
 	return "none"
 }
@@ -132,7 +139,11 @@ func (d Decision) Changed(from State) bool { return d.Next != from }
 // Transition is the transition function. It is total: any input in any state has
 // an answer, because the broker delivers at least once and in no order.
 //
-//   - Final states absorb everything (duplicates, late replies).
+//   - Final states absorb everything (duplicates, late replies), but answer
+//     every input with the saga's outcome event again: a broker that lost the
+//     deciding step's reply before publishing it redelivers that step, and
+//     the outcome must still go out (at least once, never a different one).
+//   - The transition into Paid or Failed emits the outcome event.
 //   - A participant's first reply to the forward step is recorded; a
 //     contradicting later one is ignored (ledgers make it impossible anyway).
 //   - Returned (compensation confirmed) is recorded only while compensating
@@ -147,6 +158,7 @@ func (d Decision) Changed(from State) bool { return d.Next != from }
 func Transition(s State, in Input) Decision {
 	d := Decision{Next: s}
 	if s.Status.Final() {
+		d.Emit = outcome(s.Status)
 		return d
 	}
 	n := &d.Next
@@ -179,18 +191,28 @@ func Transition(s State, in Input) Decision {
 			d.Emit = EmitCompensate
 		case n.Stock == Taken && n.Payment == Taken:
 			n.Status = Paid
+			d.Emit = EmitPaid
 			d.Order = OrderPaid
 		}
 	case Compensating:
 		switch {
 		case n.Stock == Returned && n.Payment == Returned:
 			n.Status = Failed
+			d.Emit = EmitFailed
 			d.Order = OrderOpen
 		case redelivered:
 			d.Emit = EmitCompensate
 		}
 	}
 	return d
+}
+
+// outcome is the event announcing a final status.
+func outcome(s Status) Emit {
+	if s == Paid {
+		return EmitPaid
+	}
+	return EmitFailed
 }
 
 // forward records a forward-step reply unless one is already known.

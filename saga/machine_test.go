@@ -21,8 +21,8 @@ func TestTransitionTable(t *testing.T) {
 	}{
 		{"stock first", Start, StockReserved, st(Pending, Taken, Waiting), EmitNone, OrderUnchanged},
 		{"payment first", Start, PaymentDebited, st(Pending, Waiting, Taken), EmitNone, OrderUnchanged},
-		{"stock completes", st(Pending, Waiting, Taken), StockReserved, st(Paid, Taken, Taken), EmitNone, OrderPaid},
-		{"payment completes", st(Pending, Taken, Waiting), PaymentDebited, st(Paid, Taken, Taken), EmitNone, OrderPaid},
+		{"stock completes", st(Pending, Waiting, Taken), StockReserved, st(Paid, Taken, Taken), EmitPaid, OrderPaid},
+		{"payment completes", st(Pending, Taken, Waiting), PaymentDebited, st(Paid, Taken, Taken), EmitPaid, OrderPaid},
 		{"duplicate reserve while pending", st(Pending, Taken, Waiting), StockReserved, st(Pending, Taken, Waiting), EmitNone, OrderUnchanged},
 		{"stock rejects", Start, StockRejected, st(Compensating, Rejected, Waiting), EmitCompensate, OrderUnchanged},
 		{"payment rejects after stock taken", st(Pending, Taken, Waiting), PaymentRejected, st(Compensating, Taken, Rejected), EmitCompensate, OrderUnchanged},
@@ -33,14 +33,15 @@ func TestTransitionTable(t *testing.T) {
 		{"redelivered rejection re-emits", st(Compensating, Rejected, Waiting), StockRejected, st(Compensating, Rejected, Waiting), EmitCompensate, OrderUnchanged},
 		{"deadline while compensating", st(Compensating, Rejected, Waiting), Deadline, st(Compensating, Rejected, Waiting), EmitNone, OrderUnchanged},
 		{"stock released", st(Compensating, Rejected, Taken), StockReleased, st(Compensating, Returned, Taken), EmitNone, OrderUnchanged},
-		{"payment refunded completes", st(Compensating, Returned, Taken), PaymentRefunded, st(Failed, Returned, Returned), EmitNone, OrderOpen},
-		{"stock released completes", st(Compensating, Taken, Returned), StockReleased, st(Failed, Returned, Returned), EmitNone, OrderOpen},
+		{"payment refunded completes", st(Compensating, Returned, Taken), PaymentRefunded, st(Failed, Returned, Returned), EmitFailed, OrderOpen},
+		{"stock released completes", st(Compensating, Taken, Returned), StockReleased, st(Failed, Returned, Returned), EmitFailed, OrderOpen},
 		{"late reserve after release is ignored", st(Compensating, Returned, Waiting), StockReserved, st(Compensating, Returned, Waiting), EmitNone, OrderUnchanged},
 		{"late rejection after release", st(Compensating, Returned, Waiting), StockRejected, st(Compensating, Returned, Waiting), EmitNone, OrderUnchanged},
 		{"contradicting reply is ignored", st(Pending, Taken, Waiting), StockRejected, st(Compensating, Taken, Waiting), EmitCompensate, OrderUnchanged},
-		{"paid absorbs a duplicate", st(Paid, Taken, Taken), StockReserved, st(Paid, Taken, Taken), EmitNone, OrderUnchanged},
-		{"paid absorbs a deadline", st(Paid, Taken, Taken), Deadline, st(Paid, Taken, Taken), EmitNone, OrderUnchanged},
-		{"failed absorbs a rejection", st(Failed, Returned, Returned), PaymentRejected, st(Failed, Returned, Returned), EmitNone, OrderUnchanged},
+		{"paid absorbs a duplicate, re-emits paid", st(Paid, Taken, Taken), StockReserved, st(Paid, Taken, Taken), EmitPaid, OrderUnchanged},
+		{"paid absorbs a deadline, re-emits paid", st(Paid, Taken, Taken), Deadline, st(Paid, Taken, Taken), EmitPaid, OrderUnchanged},
+		{"failed absorbs a rejection, re-emits failed", st(Failed, Returned, Returned), PaymentRejected, st(Failed, Returned, Returned), EmitFailed, OrderUnchanged},
+		{"late release after failed re-emits failed", st(Failed, Returned, Returned), StockReleased, st(Failed, Returned, Returned), EmitFailed, OrderUnchanged},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,9 +111,17 @@ func checkStep(t *testing.T, path []Input, s State, in Input, d Decision) {
 		t.Fatalf("after %v: %v --%v--> %v emit=%v order=%v: "+format,
 			append([]any{path, s, in, n, d.Emit, d.Order}, args...)...)
 	}
-	// Final states absorb everything.
-	if s.Status.Final() && (n != s || d.Emit != EmitNone || d.Order != OrderUnchanged) {
+	// Final states absorb everything, re-emitting their outcome.
+	if s.Status.Final() && (n != s || d.Order != OrderUnchanged) {
 		fail("final state changed")
+	}
+	// The outcome event goes out on the decision and on every later input,
+	// and it is always the saga's own outcome.
+	if n.Status.Final() && d.Emit != outcome(n.Status) {
+		fail("final state without its outcome event")
+	}
+	if (d.Emit == EmitPaid || d.Emit == EmitFailed) && (!n.Status.Final() || d.Emit != outcome(n.Status)) {
+		fail("outcome event that is not the saga's outcome")
 	}
 	// Allowed status moves only.
 	allowed := map[Status][]Status{

@@ -58,6 +58,8 @@ type world struct {
 	resent    bool // the sweep may re-send once
 	stockOK   bool // stock would accept the order
 	paymentOK bool
+	announced Emit // the first outcome event the saga sent
+	changed   bool // it later sent a different outcome event
 }
 
 func (w *world) send(m msg) { w.msgs[m] = due }
@@ -65,6 +67,12 @@ func (w *world) send(m msg) { w.msgs[m] = due }
 func (w *world) apply(in Input) {
 	d := Transition(w.saga, in)
 	w.saga = d.Next
+	if d.Emit == EmitPaid || d.Emit == EmitFailed {
+		if w.announced != EmitNone && w.announced != d.Emit {
+			w.changed = true
+		}
+		w.announced = d.Emit
+	}
 	if d.Emit == EmitCompensate {
 		w.send(compStock)
 		w.send(compPay)
@@ -233,6 +241,10 @@ func checkWorld(t *testing.T, w world) {
 		if w.stock == taken || w.pay == taken || w.stock == none || w.pay == none {
 			t.Fatalf("failed while something is or may still be taken: %v", w)
 		}
+	}
+	// A decided saga has announced its outcome, and never another one.
+	if w.saga.Status.Final() && w.announced != outcome(w.saga.Status) || w.changed {
+		t.Fatalf("outcome event %v (changed: %v) for a %s saga: %v", w.announced, w.changed, w.saga.Status, w)
 	}
 	// With nothing left to deliver the saga has decided.
 	if w.quiet() && !w.saga.Status.Final() {

@@ -17,7 +17,10 @@ import (
 
 // OnReply handles a participant's reply (operation saga-step): it moves the
 // saga and its order in one statement and answers checkout.compensate when
-// the saga decides (or re-decides) to compensate.
+// the saga decides (or re-decides) to compensate, and the outcome event
+// (checkout.paid, checkout.failed) when the saga is decided or already was.
+// The waiting checkout does not wait for that reply: the deciding commit's
+// pg_notify wakes it.
 func (h *Events) OnReply(ctx context.Context, in event.Event) (*event.Event, error) {
 	data, err := schemas.Decode(in)
 	if err != nil {
@@ -104,6 +107,7 @@ func (s *Store) Advance(ctx context.Context, id string, in Input, reason schemas
 
 // The names saga_transitions gives emits and order changes.
 var (
-	emitNamed        = map[string]Emit{"none": EmitNone, "requested": EmitRequested, "compensate": EmitCompensate}
+	emitNamed = map[string]Emit{"none": EmitNone, "requested": EmitRequested, "compensate": EmitCompensate,
+		"paid": EmitPaid, "failed": EmitFailed}
 	orderChangeNamed = map[string]OrderChange{"none": OrderUnchanged, "paid": OrderPaid, "open": OrderOpen}
 )

@@ -1,6 +1,7 @@
 package saga
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -210,8 +211,13 @@ func TestStep(t *testing.T) {
 	type step struct {
 		typ    string
 		reason schemas.Reason
-		emit   bool // answers checkout.compensate
+		emit   string // the type of the reply, "" for none
 	}
+	const (
+		compensate = schemas.TypeCheckoutCompensate
+		paid       = schemas.TypeCheckoutPaid
+		failed     = schemas.TypeCheckoutFailed
+	)
 	cases := []struct {
 		name        string
 		steps       []step
@@ -220,18 +226,24 @@ func TestStep(t *testing.T) {
 		wantReason  schemas.Reason
 		wantOutcome bool
 	}{
-		{"paid", []step{{typ: schemas.TypeStockReserved}, {typ: schemas.TypeStockReserved}, {typ: schemas.TypePaymentDebited}},
-			Paid, "paid", "", true},
+		{"paid", []step{
+			{typ: schemas.TypeStockReserved},
+			{typ: schemas.TypeStockReserved},
+			{typ: schemas.TypePaymentDebited, emit: paid},
+			{typ: schemas.TypePaymentDebited, emit: paid}, // redelivery of the deciding step
+			{typ: schemas.TypeStockReleased, emit: paid},  // a late, unrelated reply
+		}, Paid, "paid", "", true},
 		{"stock short, then compensated", []step{
 			{typ: schemas.TypePaymentDebited},
-			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true},
-			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: true}, // redelivery
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: compensate},
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: compensate}, // redelivery
 			{typ: schemas.TypeStockReleased},
-			{typ: schemas.TypePaymentRefunded},
-			{typ: schemas.TypePaymentRefunded},
+			{typ: schemas.TypePaymentRefunded, emit: failed},
+			{typ: schemas.TypePaymentRefunded, emit: failed},
+			{typ: schemas.TypeStockRejected, reason: schemas.ReasonInsufficientStock, emit: failed},
 		}, Failed, "open", schemas.ReasonInsufficientStock, true},
 		{"compensating waits for both confirmations", []step{
-			{typ: schemas.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: true},
+			{typ: schemas.TypePaymentRejected, reason: schemas.ReasonInsufficientCredit, emit: compensate},
 			{typ: schemas.TypeStockReserved},
 			{typ: schemas.TypePaymentRefunded},
 		}, Compensating, "checking_out", schemas.ReasonInsufficientCredit, false},
@@ -245,24 +257,45 @@ func TestStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var outcome *event.Event // the first outcome event; every later one must equal it
 			for i, s := range c.steps {
 				out, err := f.ev.OnReply(ctx, reply(co.Saga, s.typ, s.reason))
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
-				if (out != nil) != s.emit {
-					t.Fatalf("step %d (%s): reply %v, want one=%v", i, s.typ, out, s.emit)
+				if out == nil && s.emit != "" || out != nil && out.Type() != s.emit {
+					t.Fatalf("step %d (%s): reply %v, want type %q", i, s.typ, out, s.emit)
 				}
-				if out != nil {
-					schematest.Check(t, *out)
-					if out.Type() != schemas.TypeCheckoutCompensate || out.ID() != schemas.CompensateID(co.Saga.ID) {
-						t.Errorf("reply %s", out)
+				if out == nil {
+					continue
+				}
+				schematest.Check(t, *out)
+				wantID := map[string]string{compensate: schemas.CompensateID(co.Saga.ID),
+					paid: schemas.OutcomeID(co.Saga.ID), failed: schemas.OutcomeID(co.Saga.ID)}[s.emit]
+				if out.ID() != wantID {
+					t.Errorf("step %d: reply id %q, want %q", i, out.ID(), wantID)
+				}
+				if s.emit == paid || s.emit == failed {
+					if outcome == nil {
+						outcome = out
+					} else if out.ID() != outcome.ID() || !bytes.Equal(out.Data(), outcome.Data()) {
+						t.Errorf("step %d: outcome re-emitted as %s, first was %s", i, out, outcome)
 					}
 				}
 			}
 			sg, err := f.store.Get(ctx, co.Saga.ID)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if outcome != nil {
+				// The outcome is the saga as stored: what the order took, at its prices.
+				want, err := OutcomeEvent(sg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(outcome.Data(), want.Data()) || len(sg.Items) == 0 || sg.Items[0].UnitPrice == 0 {
+					t.Errorf("outcome data %s, saga %+v", outcome.Data(), sg)
+				}
 			}
 			if sg.State.Status != c.wantStatus || sg.Reason != c.wantReason {
 				t.Errorf("saga %v reason %q, want %s %q", sg.State, sg.Reason, c.wantStatus, c.wantReason)
@@ -493,7 +526,7 @@ func terminateListener(t *testing.T, pool *pgxpool.Pool) {
 }
 
 // TestTransitionsInPostgres holds the saga_transitions table that saga_step
-// uses (db-migrations/order 00003) equal to the Go machine, Transition, for
+// uses (db-migrations/order 00003, rewritten by 00005) equal to the Go machine, Transition, for
 // every state and input, and the order statuses it writes equal to the
 // order domain's.
 func TestTransitionsInPostgres(t *testing.T) {
@@ -527,37 +560,24 @@ func TestTransitionsInPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	matched := 0
-	for _, st := range []Status{Pending, Compensating, Paid, Failed} {
-		for _, sk := range []Step{Waiting, Taken, Rejected, Returned} {
-			for _, pm := range []Step{Waiting, Taken, Rejected, Returned} {
-				for _, in := range Inputs {
-					from := State{st, sk, pm}
-					want := Transition(from, in)
-					got, ok := inSQL[key{from, in.String()}]
-					if !ok {
-						// Absent rows mean: nothing changes, nothing is sent.
-						got = Decision{Next: from}
-					} else {
-						matched++
-					}
-					if got != want {
-						t.Errorf("%s on %s: Postgres %+v, Go %+v", from, in, got, want)
-					}
-				}
-			}
+	everyTransition(func(from State, in Input) {
+		want := Transition(from, in)
+		got, ok := inSQL[key{from, in.String()}]
+		if !ok {
+			// Absent rows mean: nothing changes, nothing is sent.
+			got = Decision{Next: from}
+		} else {
+			matched++
 		}
-	}
+		if got != want {
+			t.Errorf("%s on %s: Postgres %+v, Go %+v", from, in, got, want)
+		}
+	})
 	if matched != len(inSQL) {
 		t.Errorf("%d rows of saga_transitions name no state and input of the machine", len(inSQL)-matched)
 	}
 	for change, status := range map[OrderChange]string{OrderPaid: order.StatusPaid, OrderOpen: order.StatusOpen} {
-		name := ""
-		for n, c := range orderChangeNamed {
-			if c == change {
-				name = n
-			}
-		}
-		if name != status {
+		if name := orderChangeName(change); name != status {
 			t.Errorf("saga_step sets orders.status to %q, the order domain calls it %q", name, status)
 		}
 	}

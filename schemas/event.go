@@ -21,6 +21,8 @@ var decoders = map[string]func([]byte) (Data, error){
 	TypeCheckoutCompensate: decode[CheckoutCompensate],
 	TypeStockReleased:      decode[StockReleased],
 	TypePaymentRefunded:    decode[PaymentRefunded],
+	TypeCheckoutPaid:       decode[CheckoutPaid],
+	TypeCheckoutFailed:     decode[CheckoutFailed],
 }
 
 // Types lists the saga's event types (each has a schema file).
@@ -38,6 +40,11 @@ func RequestedID(sagaID string) string { return sagaID + ":requested" }
 // CompensateID is the id of a saga's checkout.compensate event, the same for
 // every (re)send.
 func CompensateID(sagaID string) string { return sagaID + ":compensate" }
+
+// OutcomeID is the id of a saga's outcome event (shop.checkout.paid or
+// shop.checkout.failed): one id per saga whatever its outcome, so a
+// subscriber that de-duplicates on it can never count a saga twice.
+func OutcomeID(sagaID string) string { return sagaID + ":outcome" }
 
 // ReplyID is the id of the reply of type typ to the input event in. It is a
 // function of the input's source and id, so a redelivered input gets a reply

@@ -27,6 +27,10 @@ var samples = map[string]schemas.Data{
 	schemas.TypeCheckoutCompensate: schemas.CheckoutCompensate{SagaID: "s1", OrderID: "o1", UserID: "u1", Reason: schemas.ReasonDeadline},
 	schemas.TypeStockReleased:      schemas.StockReleased{SagaID: "s1", OrderID: "o1", Items: []schemas.Item{}},
 	schemas.TypePaymentRefunded:    schemas.PaymentRefunded{SagaID: "s1", OrderID: "o1", UserID: "u1", Amount: 0},
+	schemas.TypeCheckoutPaid: schemas.CheckoutPaid{SagaID: "s1", OrderID: "o1", UserID: "u1",
+		Items: []schemas.PricedItem{{ItemID: "i1", Quantity: 2, UnitPrice: 10}, {ItemID: "i2", Quantity: 1, UnitPrice: 0}}, TotalCost: 20},
+	schemas.TypeCheckoutFailed: schemas.CheckoutFailed{SagaID: "s1", OrderID: "o1", UserID: "u1",
+		Reason: schemas.ReasonInsufficientCredit, EverythingReturned: true},
 }
 
 func TestEveryTypeHasASchemaAndASample(t *testing.T) {
@@ -99,6 +103,14 @@ func TestGoAndSchemaAgree(t *testing.T) {
 		{"debited negative", schemas.TypePaymentDebited, `{"saga_id":"s","order_id":"o","user_id":"u","amount":-5}`, false},
 		{"refunded zero", schemas.TypePaymentRefunded, `{"saga_id":"s","order_id":"o","user_id":"u","amount":0}`, true},
 		{"not an object", schemas.TypePaymentRefunded, `[1,2]`, false},
+		{"paid ok", schemas.TypeCheckoutPaid, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":2,"unit_price":5}],"total_cost":10}`, true},
+		{"paid no items", schemas.TypeCheckoutPaid, `{"saga_id":"s","order_id":"o","user_id":"u","items":[],"total_cost":0}`, false},
+		{"paid negative price", schemas.TypeCheckoutPaid, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":2,"unit_price":-1}],"total_cost":10}`, false},
+		{"paid zero quantity", schemas.TypeCheckoutPaid, `{"saga_id":"s","order_id":"o","user_id":"u","items":[{"item_id":"i","quantity":0,"unit_price":1}],"total_cost":0}`, false},
+		{"failed ok", schemas.TypeCheckoutFailed, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"deadline","everything_returned":true}`, true},
+		{"failed not returned", schemas.TypeCheckoutFailed, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"deadline","everything_returned":false}`, false},
+		{"failed without returned", schemas.TypeCheckoutFailed, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"deadline"}`, false},
+		{"failed made-up reason", schemas.TypeCheckoutFailed, `{"saga_id":"s","order_id":"o","user_id":"u","reason":"because","everything_returned":true}`, false},
 	}
 	all, err := schematest.Compile()
 	if err != nil {

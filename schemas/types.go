@@ -16,6 +16,11 @@ const (
 	TypeCheckoutCompensate = "shop.checkout.compensate"
 	TypeStockReleased      = "shop.stock.released"
 	TypePaymentRefunded    = "shop.payment.refunded"
+	// TypeCheckoutPaid and TypeCheckoutFailed announce a decided saga to
+	// subscribers outside the shop (shipping, mail, analytics); nothing in
+	// the shop consumes them.
+	TypeCheckoutPaid   = "shop.checkout.paid"
+	TypeCheckoutFailed = "shop.checkout.failed"
 	// TypePing is what a Knative PingSource emits; it drives the saga's recovery sweep.
 	TypePing = "dev.knative.sources.ping"
 )
@@ -110,6 +115,36 @@ type PaymentRefunded struct {
 	Amount  int64  `json:"amount"`
 }
 
+// PricedItem is an order line as the saga took it over: a quantity of one
+// item at the unit price it was bought for.
+type PricedItem struct {
+	ItemID    string `json:"item_id"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"`
+}
+
+// CheckoutPaid is the data of shop.checkout.paid: the order is paid, its
+// stock taken and its total debited.
+type CheckoutPaid struct {
+	SagaID    string       `json:"saga_id"`
+	OrderID   string       `json:"order_id"`
+	UserID    string       `json:"user_id"`
+	Items     []PricedItem `json:"items"`
+	TotalCost int64        `json:"total_cost"`
+}
+
+// CheckoutFailed is the data of shop.checkout.failed: the checkout failed
+// for Reason and the order is open again. EverythingReturned is always true:
+// the event is sent only once stock and payment both confirmed they gave
+// back (or never took) their part, and a subscriber may rely on it.
+type CheckoutFailed struct {
+	SagaID             string `json:"saga_id"`
+	OrderID            string `json:"order_id"`
+	UserID             string `json:"user_id"`
+	Reason             Reason `json:"reason"`
+	EverythingReturned bool   `json:"everything_returned"`
+}
+
 // Data is the data of one of the saga's event types.
 type Data interface {
 	// Saga is the saga the event belongs to.
@@ -126,6 +161,8 @@ func (d PaymentRejected) Saga() string    { return d.SagaID }
 func (d CheckoutCompensate) Saga() string { return d.SagaID }
 func (d StockReleased) Saga() string      { return d.SagaID }
 func (d PaymentRefunded) Saga() string    { return d.SagaID }
+func (d CheckoutPaid) Saga() string       { return d.SagaID }
+func (d CheckoutFailed) Saga() string     { return d.SagaID }
 
 // Validate checks the schema's rules.
 func (d CheckoutRequested) Validate() error {
@@ -162,9 +199,32 @@ func (d PaymentRejected) Validate() error {
 
 // Validate checks the schema's rules.
 func (d CheckoutCompensate) Validate() error {
-	return errors.Join(ids(d.SagaID, d.OrderID, d.UserID), reason(d.Reason,
-		ReasonInsufficientStock, ReasonUnknownItem, ReasonInsufficientCredit, ReasonUnknownUser,
-		ReasonCompensated, ReasonDeadline))
+	return errors.Join(ids(d.SagaID, d.OrderID, d.UserID), reason(d.Reason, failureReasons...))
+}
+
+// failureReasons are why a saga may compensate, and so fail.
+var failureReasons = []Reason{ReasonInsufficientStock, ReasonUnknownItem, ReasonInsufficientCredit,
+	ReasonUnknownUser, ReasonCompensated, ReasonDeadline}
+
+// Validate checks the schema's rules.
+func (d CheckoutPaid) Validate() error {
+	if len(d.Items) == 0 {
+		return fmt.Errorf("%w: no items", ErrInvalid)
+	}
+	err := errors.Join(ids(d.SagaID, d.OrderID, d.UserID), amount(d.TotalCost))
+	for _, it := range d.Items {
+		err = errors.Join(err, items([]Item{{ItemID: it.ItemID, Quantity: it.Quantity}}), amount(it.UnitPrice))
+	}
+	return err
+}
+
+// Validate checks the schema's rules.
+func (d CheckoutFailed) Validate() error {
+	err := errors.Join(ids(d.SagaID, d.OrderID, d.UserID), reason(d.Reason, failureReasons...))
+	if !d.EverythingReturned {
+		err = errors.Join(err, fmt.Errorf("%w: a failed checkout has given everything back", ErrInvalid))
+	}
+	return err
 }
 
 // Validate checks the schema's rules.

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/wdm-knative/webshop/broker"
 	"github.com/wdm-knative/webshop/internal/metrics"
@@ -24,9 +26,11 @@ import (
 
 // settings are read once from the environment; a bad one stops the process.
 type settings struct {
-	Port        int        `envconfig:"BROKER_PORT" default:"8081"`
-	Host        string     `envconfig:"BROKER_HOST" default:"127.0.0.1"`
-	AMQPURL     string     `envconfig:"AMQP_URL" required:"true"`
+	Port    int    `envconfig:"BROKER_PORT" default:"8081"`
+	Host    string `envconfig:"BROKER_HOST" default:"127.0.0.1"`
+	AMQPURL string `envconfig:"AMQP_URL" required:"true"`
+	// TriggersDir is a list of folders (separated like PATH) whose Trigger
+	// manifests the broker routes by: the shop's, then any extra consumers'.
 	TriggersDir string     `envconfig:"TRIGGERS_DIR" default:"knative/base"`
 	Subscribers string     `envconfig:"SUBSCRIBER_URLS"`
 	BrokerName  string     `envconfig:"BROKER_NAME" default:"shop"`
@@ -54,9 +58,13 @@ func run(ctx context.Context, listening chan<- string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel}))
 	slog.SetDefault(log)
 
-	triggers, err := broker.LoadTriggers(s.TriggersDir)
-	if err != nil {
-		return err
+	var triggers []eventingv1.Trigger
+	for _, dir := range filepath.SplitList(s.TriggersDir) {
+		ts, err := broker.LoadTriggers(dir)
+		if err != nil {
+			return err
+		}
+		triggers = append(triggers, ts...)
 	}
 	subscribers, err := broker.ParseSubscriberURLs(s.Subscribers)
 	if err != nil {

@@ -16,11 +16,12 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// TestRun wires the settings, the Trigger folder and the broker together:
-// an event posted to the ingress reaches the subscriber a Trigger names,
-// and the process stops cleanly when its context ends.
+// TestRun wires the settings, the Trigger folders and the broker together:
+// an event posted to the ingress reaches the subscriber a Trigger names, and
+// the one an extra folder's Trigger names by absolute uri (how a test adds
+// a consumer), and the process stops cleanly when its context ends.
 func TestRun(t *testing.T) {
-	got := make(chan string, 1)
+	got := make(chan string, 2)
 	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.URL.Path + " " + r.Header.Get("Ce-Id")
 		w.WriteHeader(http.StatusNoContent)
@@ -28,24 +29,15 @@ func TestRun(t *testing.T) {
 	defer sub.Close()
 	subURL := sub.URL
 
-	dir := t.TempDir()
 	name := "cmdtest" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
-	trigger := `apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: echo}
-spec:
-  broker: ` + name + `
-  filter: {attributes: {type: shop.test}}
-  subscriber:
-    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: echo}
-    uri: /events/echo
-`
-	if err := os.WriteFile(filepath.Join(dir, "triggers.yaml"), []byte(trigger), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The shop's folder names the subscriber by a ref (SUBSCRIBER_URLS
+	// resolves it), the extra folder by an absolute uri.
+	dir := triggerFolder(t, name, "echo",
+		"{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: echo}, uri: /events/echo}")
+	extra := triggerFolder(t, name, "extra", `{uri: "`+subURL+`/extra"}`)
 	t.Setenv("AMQP_URL", testenv.AMQPURL(t))
 	t.Setenv("BROKER_PORT", "0")
-	t.Setenv("TRIGGERS_DIR", dir)
+	t.Setenv("TRIGGERS_DIR", dir+string(os.PathListSeparator)+extra)
 	t.Setenv("BROKER_NAME", name)
 	t.Setenv("SUBSCRIBER_URLS", "echo="+subURL)
 	t.Setenv("LOG_LEVEL", "warn")
@@ -81,13 +73,17 @@ spec:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	select {
-	case g := <-got:
-		if g != "/events/echo e1" {
-			t.Errorf("subscriber got %q, want %q", g, "/events/echo e1")
+	want := map[string]bool{"/events/echo e1": true, "/extra e1": true}
+	for range want {
+		select {
+		case g := <-got:
+			if !want[g] {
+				t.Errorf("subscriber got %q, want one of %v", g, want)
+			}
+			delete(want, g)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("event not delivered to %v", want)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("event not delivered")
 	}
 	// Prometheus scrapes the ingress port.
 	resp, err := http.Get("http://" + addr + "/metrics")
@@ -110,6 +106,24 @@ spec:
 	}
 }
 
+// triggerFolder writes a folder holding one Trigger on broker for type
+// shop.test, delivering to subscriber (a YAML flow mapping).
+func triggerFolder(t *testing.T, broker, name, subscriber string) string {
+	t.Helper()
+	dir := t.TempDir()
+	trigger := `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: ` + name + `}
+spec:
+  broker: ` + broker + `
+  filter: {attributes: {type: shop.test}}
+  subscriber: ` + subscriber + "\n"
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(trigger), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestRunRejectsBadSettings(t *testing.T) {
 	tests := []struct {
 		name string
@@ -117,6 +131,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 	}{
 		{"no AMQP_URL", map[string]string{"AMQP_URL": ""}},
 		{"missing folder", map[string]string{"TRIGGERS_DIR": filepath.Join(t.TempDir(), "nope")}},
+		{"missing extra folder", map[string]string{"TRIGGERS_DIR": t.TempDir() + string(os.PathListSeparator) + filepath.Join(t.TempDir(), "nope")}},
 		{"bad subscriber list", map[string]string{"SUBSCRIBER_URLS": "stock-reserve"}},
 		{"unresolved subscriber", map[string]string{"TRIGGERS_DIR": "../../knative/base", "SUBSCRIBER_URLS": ""}},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}},

@@ -136,6 +136,22 @@ var All = []Operation{
 	{Name: DeadLetter, Domain: DeadLetters, EventPath: "/events/dead-letter", Consumes: []string{schemas.TypePing}},
 }
 
+// Announced are the event types the shop publishes on its Broker for
+// consumers outside it (saga-step replies with a saga's outcome); no
+// Trigger of the shop selects them, a consumer adds its own.
+var Announced = []string{schemas.TypeCheckoutPaid, schemas.TypeCheckoutFailed}
+
+// BrokerTypes lists, sorted, every event type the shop's Broker carries:
+// those its Triggers select and those it announces. Each gets an EventType.
+func BrokerTypes() []string {
+	types := slices.Clone(Announced)
+	for _, op := range All {
+		types = append(types, op.Consumes...)
+	}
+	slices.Sort(types)
+	return slices.Compact(types)
+}
+
 // ByName finds an operation.
 func ByName(name string) (Operation, bool) {
 	i := slices.IndexFunc(All, func(o Operation) bool { return o.Name == name })

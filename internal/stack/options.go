@@ -43,6 +43,10 @@ type Options struct {
 	// ModuleDir is the repository root, where `go build` runs; default: the
 	// nearest folder above the working directory that holds go.mod.
 	ModuleDir string `ignored:"true"`
+	// TriggerDirs are folders of extra Trigger manifests the broker routes
+	// by besides knative/base's (say, a test's subscriber of the outcome
+	// events), as a new consumer adds a Trigger in a cluster.
+	TriggerDirs []string `ignored:"true"`
 	// Env is added to every process's environment (after the stack's own
 	// settings, so it can override them: a test may shorten a timeout).
 	Env []string `ignored:"true"`

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -186,7 +187,8 @@ func (s *Stack) components(l layout) []Component {
 	comps := []Component{s.component(Broker, "broker", httpReady(l.brokerURL()+"health/ready"),
 		"BROKER_PORT="+strconv.Itoa(l.brokerPort),
 		"AMQP_URL="+s.amqpURL,
-		"TRIGGERS_DIR="+filepath.Join(s.opts.ModuleDir, "knative", "base"),
+		"TRIGGERS_DIR="+strings.Join(append([]string{filepath.Join(s.opts.ModuleDir, "knative", "base")},
+			s.opts.TriggerDirs...), string(os.PathListSeparator)),
 		"SUBSCRIBER_URLS="+subscribers,
 	)}
 	for _, p := range l.procs {

@@ -1,5 +1,6 @@
 // Command gen rewrites the Knative manifests derived from internal/operation
-// (knative/base/services.yaml, knative/base/httproutes.yaml).
+// (knative/base/services.yaml, knative/base/httproutes.yaml,
+// knative/base/eventtypes.yaml).
 //
 //	go run ./knative/gen            # from the repository root
 package main
