@@ -76,7 +76,7 @@ func inputOf(d schemas.Data) (Input, schemas.Reason, bool) {
 
 // Advance feeds one input to a saga in one statement (saga_step): under the
 // saga's row lock it applies the machine's transition (kept in Postgres as
-// the saga_transitions table, which TestTransitionTable holds equal to
+// the saga_transitions table, which TestTransitionsInPostgres holds equal to
 // Transition), saves the new state, moves the order (paid, or open again)
 // and notifies waiters of a final state. The decision is returned even when
 // nothing changed, since a redelivered input must yield the same event.

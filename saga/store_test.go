@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -580,5 +581,157 @@ func TestTransitionsInPostgres(t *testing.T) {
 		if name := orderChangeName(change); name != status {
 			t.Errorf("saga_step sets orders.status to %q, the order domain calls it %q", name, status)
 		}
+	}
+}
+
+// TestStepRaces delivers a saga's replies (saga_step) the ways an
+// at-least-once, unordered broker can, all at once: every copy of a reply
+// twice or more, a rejection racing the step it makes compensate, and late
+// steps after the saga is decided. Whatever the interleaving, the saga ends
+// in its one right state, the order with it, and the decision is counted
+// once; every answer to a decided saga is its one outcome event.
+func TestStepRaces(t *testing.T) {
+	t.Parallel()
+	type delivery struct {
+		typ    string
+		reason schemas.Reason
+		copies int
+	}
+	cases := []struct {
+		name      string
+		before    []delivery // delivered one after another first
+		together  []delivery // then all copies at once
+		want      Status
+		wantOrder string
+	}{
+		{"both steps, each delivered many times at once", nil,
+			[]delivery{{schemas.TypeStockReserved, "", 5}, {schemas.TypePaymentDebited, "", 5}}, Paid, order.StatusPaid},
+		{"a rejection racing the step it compensates", nil,
+			[]delivery{{schemas.TypeStockRejected, schemas.ReasonInsufficientStock, 4}, {schemas.TypePaymentDebited, "", 4}},
+			Compensating, order.StatusCheckingOut},
+		{"both compensations, each many times at once",
+			[]delivery{{schemas.TypeStockRejected, schemas.ReasonInsufficientStock, 1}, {schemas.TypePaymentDebited, "", 1}},
+			[]delivery{{schemas.TypeStockReleased, "", 5}, {schemas.TypePaymentRefunded, "", 5}}, Failed, order.StatusOpen},
+		{"late steps after the saga failed",
+			[]delivery{{schemas.TypePaymentRejected, schemas.ReasonInsufficientCredit, 1},
+				{schemas.TypeStockReleased, "", 1}, {schemas.TypePaymentRefunded, "", 1}},
+			[]delivery{{schemas.TypeStockReserved, "", 5}, {schemas.TypePaymentDebited, "", 5}}, Failed, order.StatusOpen},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := context.Background()
+			f.order("o", 1)
+			b, err := f.store.Begin(ctx, "o", NewSagaID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range c.before {
+				if _, err := f.ev.OnReply(ctx, reply(b.Saga, d.typ, d.reason)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var (
+				wg      sync.WaitGroup
+				mu      sync.Mutex
+				answers []*event.Event
+			)
+			for _, d := range c.together {
+				for range d.copies {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						out, err := f.ev.OnReply(ctx, reply(b.Saga, d.typ, d.reason))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						answers = append(answers, out)
+						mu.Unlock()
+					}()
+				}
+			}
+			wg.Wait()
+			sg, err := f.store.Get(ctx, b.Saga.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sg.State.Status != c.want || f.orderStatus("o") != c.wantOrder {
+				t.Errorf("saga %v, order %s; want %s, order %s", sg.State, f.orderStatus("o"), c.want, c.wantOrder)
+			}
+			decided := 0.0
+			got := metricstest.Gather(t, f.reg)
+			for _, s := range []Status{Paid, Failed} {
+				decided += got.Get("wdm_saga_outcomes_total", "outcome", string(s))
+			}
+			if want := map[bool]float64{true: 1, false: 0}[c.want.Final()]; decided != want {
+				t.Errorf("decision counted %v times, want %v", decided, want)
+			}
+			if !c.want.Final() {
+				return
+			}
+			// Every answer that is an outcome is the same event.
+			outcome, err := OutcomeEvent(sg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, out := range answers {
+				if out != nil && (out.Type() == schemas.TypeCheckoutPaid || out.Type() == schemas.TypeCheckoutFailed) &&
+					(out.ID() != outcome.ID() || out.Type() != outcome.Type() || string(out.Data()) != string(outcome.Data())) {
+					t.Errorf("answer %s, want the saga's one outcome %s", out, outcome)
+				}
+			}
+		})
+	}
+}
+
+// TestSweepsAtOnce runs several sweeps at the same time over stalled sagas:
+// SKIP LOCKED hands each saga to one of them, so each is re-sent once.
+func TestSweepsAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	const sagas = 12
+	for i := range sagas {
+		id := fmt.Sprintf("o%d", i)
+		f.order(id, 1)
+		if _, err := f.store.Begin(ctx, id, NewSagaID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE sagas SET updated_at = now() - interval '1 minute'`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.ev.Sweep(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	sent := map[string]int{}
+	for _, e := range f.sink.take() {
+		sent[e.Subject()]++
+	}
+	if len(sent) != sagas {
+		t.Errorf("%d sagas re-sent, want %d", len(sent), sagas)
+	}
+	for id, n := range sent {
+		if n != 1 {
+			t.Errorf("saga %s re-sent %d times by sweeps running at once, want 1", id, n)
+		}
+	}
+	var attempts int
+	if err := f.pool.QueryRow(ctx, `SELECT sum(attempts) FROM sagas`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != sagas {
+		t.Errorf("%d attempts recorded, want %d (one per saga)", attempts, sagas)
 	}
 }
