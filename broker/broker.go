@@ -107,6 +107,7 @@ func New(cfg Config) (*Broker, error) {
 			link:       b.subLink,
 			pub:        b.pub,
 			exchange:   b.topo.exchange,
+			routable:   b.topo.routable,
 			deadLetter: b.topo.deadLetter,
 			sinkQueue:  b.topo.sinkQueue,
 			client:     client,

@@ -42,8 +42,9 @@ type dispatcher struct {
 	link       *link
 	pub        *publisher
 	exchange   string
-	deadLetter string // parked dead letters: no sink, or the sink refused them
-	sinkQueue  string // dead letters on their way to the Trigger's deadLetterSink
+	routable   func(amqp.Table) bool // whether a reply reaches any Trigger
+	deadLetter string                // parked dead letters: no sink, or the sink refused them
+	sinkQueue  string                // dead letters on their way to the Trigger's deadLetterSink
 	client     *http.Client
 	log        *slog.Logger
 	broker     *metrics.Broker            // replies published
@@ -223,7 +224,11 @@ func (d *dispatcher) eventLog(dl *amqp.Delivery) *slog.Logger {
 // delivered again, so whatever waited for the reply (the saga) must be
 // re-driven by its own recovery (the saga sweep), as in a cluster.
 func (d *dispatcher) succeed(ctx context.Context, dl *amqp.Delivery, a attempt, log *slog.Logger) {
-	if a.reply != nil {
+	switch {
+	case a.reply == nil:
+	case !d.routable(a.reply.Headers):
+		d.broker.ReplyUnrouted() // no Trigger takes it: nothing to publish
+	default:
 		if err := d.publish(ctx, d.exchange, *a.reply); err != nil {
 			log = d.eventLog(dl)
 			log.Warn("reply not published; dead-lettering the original", "err", err, "reply_type", a.reply.Headers["type"])

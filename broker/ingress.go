@@ -45,7 +45,8 @@ func (b *Broker) Handler() http.Handler {
 }
 
 // ingress validates a CloudEvent and answers 202 once RabbitMQ has
-// confirmed it, so a 202 means the event survives a RabbitMQ crash.
+// confirmed it, so a 202 means the event survives a RabbitMQ crash; or at
+// once, for an event no Trigger takes (topology.routable).
 func (b *Broker) ingress(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
 	ev, err := readEvent(r)
@@ -68,6 +69,12 @@ func (b *Broker) ingress(w http.ResponseWriter, r *http.Request) {
 	pub, err := toPublishing(ev)
 	if err != nil {
 		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !b.topo.routable(pub.Headers) {
+		// Accepted and dropped, as the exchange would drop it.
+		b.metrics.IngressUnrouted()
+		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)

@@ -12,7 +12,8 @@ import (
 )
 
 // TestMetrics: GET /metrics on the ingress counts confirmed publishes (from
-// the ingress and from replies), and per Trigger the acked deliveries by
+// the ingress and from replies), events no Trigger takes (accepted, acked
+// and dropped unpublished), and per Trigger the acked deliveries by
 // status, the retries and the dead letters.
 func TestMetrics(t *testing.T) {
 	amqpURL := testenv.AMQPURL(t)
@@ -26,6 +27,11 @@ func TestMetrics(t *testing.T) {
 	})
 	down := newSubscriber(t, func(*event.Event, int) (int, *event.Event) { return http.StatusInternalServerError, nil })
 	refusing := newSubscriber(t, func(*event.Event, int) (int, *event.Event) { return http.StatusBadRequest, nil })
+	// Its reply is of a type no Trigger takes: acked, not published.
+	nowhere := newSubscriber(t, func(ev *event.Event, _ int) (int, *event.Event) {
+		reply := newEvent(ev.ID()+"-reply", "to.nobody")
+		return http.StatusOK, &reply
+	})
 	name := uniqueName("metrics")
 	b := startBroker(t, amqpURL, name, []triggerYAML{
 		{name: "replying", service: "replying", filter: map[string]string{"type": "to.replying"}},
@@ -33,17 +39,22 @@ func TestMetrics(t *testing.T) {
 		{name: "flaky", service: "flaky", filter: map[string]string{"type": "to.flaky"}, retry: 2, delay: "PT0.05S", policy: "linear"},
 		{name: "down", service: "down", filter: map[string]string{"type": "to.down"}, retry: 2, delay: "PT0.05S", policy: "linear"},
 		{name: "refusing", service: "refusing", filter: map[string]string{"type": "to.refusing"}, retry: 2, delay: "PT0.05S"},
-	}, map[string]string{"replying": replying.URL, "sink": sink.URL, "flaky": flaky.URL, "down": down.URL, "refusing": refusing.URL})
+		{name: "nowhere", service: "nowhere", filter: map[string]string{"type": "to.nowhere"}},
+	}, map[string]string{"replying": replying.URL, "sink": sink.URL, "flaky": flaky.URL, "down": down.URL, "refusing": refusing.URL,
+		"nowhere": nowhere.URL})
 
-	for _, typ := range []string{"to.replying", "to.flaky", "to.down", "to.refusing"} {
+	for _, typ := range []string{"to.replying", "to.flaky", "to.down", "to.refusing", "to.nowhere", "to.nobody"} {
 		if got := send(t, b.ingress, newEvent(typ+"-1", typ)); got != http.StatusAccepted {
 			t.Fatalf("ingress status = %d", got)
 		}
 	}
 
 	want := map[string]float64{
-		metricstest.Key("wdm_broker_published_total", "source", "ingress"):                  4,
+		metricstest.Key("wdm_broker_published_total", "source", "ingress"):                  5,
 		metricstest.Key("wdm_broker_published_total", "source", "reply"):                    1,
+		metricstest.Key("wdm_broker_unrouted_total", "source", "ingress"):                   1,
+		metricstest.Key("wdm_broker_unrouted_total", "source", "reply"):                     1,
+		metricstest.Key("wdm_broker_delivered_total", "trigger", "nowhere", "code", "200"):  1,
 		metricstest.Key("wdm_broker_delivered_total", "trigger", "replying", "code", "200"): 1,
 		metricstest.Key("wdm_broker_delivered_total", "trigger", "sink", "code", "204"):     1,
 		metricstest.Key("wdm_broker_delivered_total", "trigger", "flaky", "code", "200"):    1,

@@ -27,6 +27,32 @@ type boundQueue struct {
 
 // Names follow one scheme per broker so that tests sharing a RabbitMQ server
 // stay apart by broker name.
+// routable reports whether the exchange would route a message with these
+// headers to a Trigger's queue: its bindings are x-match all on exactly
+// these filters, so an event no filter matches would be confirmed and then
+// dropped by RabbitMQ. The broker drops it itself instead, without the
+// publish: a checkout's outcome event, with no Trigger on its type, would
+// otherwise cost a persistent, confirmed publish that nothing reads.
+func (t topology) routable(h amqp.Table) bool {
+	for _, q := range t.queues {
+		if matchesAll(q.filter, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesAll is RabbitMQ's headers match with x-match all, for string
+// values: every filter attribute present with the same value.
+func matchesAll(filter map[string]string, h amqp.Table) bool {
+	for k, v := range filter {
+		if s, ok := h[k].(string); !ok || s != v {
+			return false
+		}
+	}
+	return true
+}
+
 func exchangeName(broker string) string   { return "broker." + broker }
 func deadLetterName(broker string) string { return "broker." + broker + ".dead-letter" }
 func sinkQueueName(broker string) string  { return "broker." + broker + ".dead-letter-sink" }

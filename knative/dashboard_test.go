@@ -15,6 +15,7 @@ var metrics = map[string]bool{
 	"wdm_saga_outcomes_total":           false,
 	"wdm_saga_duration_seconds":         true,
 	"wdm_broker_published_total":        false,
+	"wdm_broker_unrouted_total":         false,
 	"wdm_broker_delivered_total":        false,
 	"wdm_broker_retries_total":          false,
 	"wdm_broker_dead_letters_total":     false,

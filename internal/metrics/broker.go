@@ -5,13 +5,15 @@ import "github.com/prometheus/client_golang/prometheus"
 // Broker counts what the local broker does with events: publishes RabbitMQ
 // confirmed, and per Trigger the deliveries, retries and dead letters.
 type Broker struct {
-	published      *prometheus.CounterVec // wdm_broker_published_total{source}
-	ingress, reply prometheus.Counter
-	delivered      *prometheus.CounterVec // wdm_broker_delivered_total{trigger,code}
-	retries        *prometheus.CounterVec // wdm_broker_retries_total{trigger}
-	deadLetters    *prometheus.CounterVec // wdm_broker_dead_letters_total{trigger}
-	refused        *prometheus.CounterVec // wdm_broker_refused_total{trigger,code}
-	deadLetterSent prometheus.Counter     // wdm_broker_dead_letter_sink_delivered_total
+	published                      *prometheus.CounterVec // wdm_broker_published_total{source}
+	ingress, reply                 prometheus.Counter
+	unrouted                       *prometheus.CounterVec // wdm_broker_unrouted_total{source}
+	ingressUnrouted, replyUnrouted prometheus.Counter
+	delivered                      *prometheus.CounterVec // wdm_broker_delivered_total{trigger,code}
+	retries                        *prometheus.CounterVec // wdm_broker_retries_total{trigger}
+	deadLetters                    *prometheus.CounterVec // wdm_broker_dead_letters_total{trigger}
+	refused                        *prometheus.CounterVec // wdm_broker_refused_total{trigger,code}
+	deadLetterSent                 prometheus.Counter     // wdm_broker_dead_letter_sink_delivered_total
 }
 
 // Where a published event came from (the source label of published).
@@ -49,9 +51,15 @@ func NewBroker(reg prometheus.Registerer) *Broker {
 		Namespace: namespace, Subsystem: "broker", Name: "dead_letter_sink_delivered_total",
 		Help: "Dead letters the broker handed to a Trigger's deadLetterSink (the dead-letter operation).",
 	})
+	m.unrouted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "broker", Name: "unrouted_total",
+		Help: "Events no Trigger's filter matches, accepted and dropped without a publish (the exchange would drop them), by source.",
+	}, []string{"source"})
+	m.ingressUnrouted = m.unrouted.WithLabelValues(SourceIngress)
+	m.replyUnrouted = m.unrouted.WithLabelValues(SourceReply)
 	m.ingress = m.published.WithLabelValues(SourceIngress)
 	m.reply = m.published.WithLabelValues(SourceReply)
-	reg.MustRegister(m.published, m.delivered, m.retries, m.deadLetters, m.refused, m.deadLetterSent)
+	reg.MustRegister(m.published, m.unrouted, m.delivered, m.retries, m.deadLetters, m.refused, m.deadLetterSent)
 	return m
 }
 
@@ -60,6 +68,12 @@ func (m *Broker) IngressPublished() { m.ingress.Inc() }
 
 // ReplyPublished counts a reply event that RabbitMQ confirmed.
 func (m *Broker) ReplyPublished() { m.reply.Inc() }
+
+// IngressUnrouted counts an event from the ingress that no Trigger takes.
+func (m *Broker) IngressUnrouted() { m.ingressUnrouted.Inc() }
+
+// ReplyUnrouted counts a reply event that no Trigger takes.
+func (m *Broker) ReplyUnrouted() { m.replyUnrouted.Inc() }
 
 // DeadLetterSent counts a dead letter its deadLetterSink took.
 func (m *Broker) DeadLetterSent() { m.deadLetterSent.Inc() }
