@@ -205,9 +205,9 @@ func (s *Stack) functionEnv(l layout, p Process) []string {
 	env := []string{
 		"PORT=" + strconv.Itoa(l.procPort[p.Name]),
 		"FUNCTION=" + p.Function,
-		"ORDER_DSN=" + s.DSN("order"),
-		"STOCK_DSN=" + s.DSN("stock"),
-		"PAYMENT_DSN=" + s.DSN("payment"),
+		"ORDER_DSN=" + s.functionDSN("order"),
+		"STOCK_DSN=" + s.functionDSN("stock"),
+		"PAYMENT_DSN=" + s.functionDSN("payment"),
 		"K_SINK=" + l.brokerURL(),
 		// Straight to the owning process, as a cluster-local Service URL
 		// would be: the public gateway is one proxy hop more per call.
@@ -361,6 +361,27 @@ func (s *Stack) DSN(db string) string {
 	} else {
 		u.User = url.User(s.opts.PGUser)
 	}
+	return u.String()
+}
+
+// functionDSN is the connection string the function processes get: through
+// the private server's Unix socket when the stack runs one, since a loopback
+// TCP round trip costs both ends the kernel's TCP stack, and a checkout makes
+// five (in a cluster the DSN comes from the database's secret instead).
+func (s *Stack) functionDSN(db string) string {
+	dsn := s.DSN(db)
+	_, port, err := net.SplitHostPort(s.pgAddr)
+	if s.pgSocket == "" || err != nil {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("host", s.pgSocket)
+	q.Set("port", port)
+	u.Host, u.RawQuery = "", q.Encode()
 	return u.String()
 }
 
