@@ -257,8 +257,8 @@ func TestFuncDeployIsClusterLocalAsDocumented(t *testing.T) {
 }
 
 // TestFuncIgnoresLocalState: func's build context leaves out .wdm/ (local
-// servers' data, unreadable by others) and .func/ (func's own build
-// directory), and git ignores .func/.
+// servers' data, unreadable by others) but keeps .func/build, the
+// scaffolding that pack (BP_GO_WORKDIR) and s2i compile; git ignores .func/.
 func TestFuncIgnoresLocalState(t *testing.T) {
 	patterns := func(path string) []string {
 		data, err := os.ReadFile(path)
@@ -278,7 +278,6 @@ func TestFuncIgnoresLocalState(t *testing.T) {
 		file, dir string
 	}{
 		{"../.funcignore", ".wdm"},
-		{"../.funcignore", ".func"},
 		{"../.funcignore", ".git"},
 		{"../.gitignore", ".func"},
 		{"../.gitignore", ".wdm"},
@@ -289,6 +288,11 @@ func TestFuncIgnoresLocalState(t *testing.T) {
 				t.Errorf("%s does not ignore %s/", c.file, c.dir)
 			}
 		})
+	}
+	for _, p := range patterns("../.funcignore") {
+		if slices.Contains([]string{".func", ".func/build", ".func/*", ".func/**"}, p) {
+			t.Errorf(".funcignore pattern %q leaves the scaffolding in .func/build out of the build", p)
+		}
 	}
 }
 
