@@ -2,6 +2,7 @@ package knative
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,67 +140,6 @@ func TestFuncYAMLMatchesFuncSchema(t *testing.T) {
 	}
 }
 
-// scaffoldMain is what Knative func's Go "instanced-http" scaffolding does
-// with the root package (it imports the function module by its path and
-// hands New() to knative.dev/func-go/http.Start). func-go is not served by
-// the module proxy here, so its instance interfaces (http/instance.go) are
-// restated, and the compile-time assertions require the root function to
-// implement every optional one: Start, Stop, Ready and Alive.
-const scaffoldMain = `package main
-
-import (
-	"context"
-	"net/http"
-
-	f "MODULE"
-)
-
-type handler interface {
-	Handle(http.ResponseWriter, *http.Request)
-}
-type starter interface {
-	Start(context.Context, map[string]string) error
-}
-type stopper interface {
-	Stop(context.Context) error
-}
-type readinessReporter interface {
-	Ready(context.Context) (bool, error)
-}
-type livenessReporter interface {
-	Alive(context.Context) (bool, error)
-}
-
-var (
-	_ handler           = f.New()
-	_ starter           = f.New()
-	_ stopper           = f.New()
-	_ readinessReporter = f.New()
-	_ livenessReporter  = f.New()
-)
-
-func main() {
-	instance := f.New()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health/readiness", func(w http.ResponseWriter, r *http.Request) {
-		if ok, err := instance.Ready(r.Context()); !ok || err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
-	mux.HandleFunc("/health/liveness", func(w http.ResponseWriter, r *http.Request) {
-		if ok, err := instance.Alive(r.Context()); !ok || err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
-	mux.HandleFunc("/", instance.Handle)
-	if err := instance.Start(context.Background(), map[string]string{}); err != nil {
-		panic(err)
-	}
-	defer instance.Stop(context.Background())
-	_ = http.ListenAndServe(":8080", mux)
-}
-`
-
 // TestFuncDeployIsClusterLocalAsDocumented: the Service `func deploy`
 // creates is what the README says it is. It must be cluster-local (else
 // Kourier's public listener serves its /events/* paths), fall under the
@@ -257,8 +197,8 @@ func TestFuncDeployIsClusterLocalAsDocumented(t *testing.T) {
 }
 
 // TestFuncIgnoresLocalState: func's build context leaves out .wdm/ (local
-// servers' data, unreadable by others) and .func/ (func's own build
-// directory), and git ignores .func/.
+// servers' data, unreadable by others) but keeps .func/build, the
+// scaffolding that pack (BP_GO_WORKDIR) and s2i compile; git ignores .func/.
 func TestFuncIgnoresLocalState(t *testing.T) {
 	patterns := func(path string) []string {
 		data, err := os.ReadFile(path)
@@ -278,7 +218,6 @@ func TestFuncIgnoresLocalState(t *testing.T) {
 		file, dir string
 	}{
 		{"../.funcignore", ".wdm"},
-		{"../.funcignore", ".func"},
 		{"../.funcignore", ".git"},
 		{"../.gitignore", ".func"},
 		{"../.gitignore", ".wdm"},
@@ -290,15 +229,36 @@ func TestFuncIgnoresLocalState(t *testing.T) {
 			}
 		})
 	}
+	for _, p := range patterns("../.funcignore") {
+		if slices.Contains([]string{".func", ".func/build", ".func/*", ".func/**"}, p) {
+			t.Errorf(".funcignore pattern %q leaves the scaffolding in .func/build out of the build", p)
+		}
+	}
 }
 
-// TestFuncScaffoldingBuildsAgainstTheRootFunction builds what func >= 1.22's
-// Go scaffolding generates for this function, in its builder image: a main
-// module in .func/build with a link f to the function's root, a go.mod that
-// requires the function by its real module path (replaced by ./f), takes the
-// function's Go version, and merges the function's requirements and go.sum.
-// The build runs with -mod=readonly, as the builder does: a requirement or
-// a go.sum line the merge does not carry fails it.
+// TestFuncScaffoldingBuildsAgainstTheRootFunction builds what func's Go
+// scaffolding generates for this function, the way func.yaml's builder
+// compiles it.
+//
+// From 1.21 on, func copies its instanced-http scaffolding (below) into
+// .func/build, links f there to the function's root and edits go.mod with
+// golang.org/x/mod/modfile (pkg/scaffolding/scaffold.go): the function's go
+// version, and its real module path required and replaced by ./f where the
+// template has "function"; main.go imports that path. 1.21 carries nothing
+// else over (knative/func#3431), so go build fetches this module's
+// checksums from the checksum database, as it would in the builder.
+// knative/func#3436, merged after 1.21 was released, also adds the
+// function's requirements whose paths the template does not already
+// require, and appends its go.sum. Both layouts are built.
+//
+// Neither builds as generated: the template requires golang.org/x/sys
+// v0.18.0 and go-isatty v0.0.20, #3436 keeps them, and this module needs
+// newer ones, so go.mod is stale ("updates to go.mod needed"). func's host
+// and s2i builders run go mod tidy first. func.yaml's pack builder does
+// not: Paketo's go-build runs the commands below in .func/build
+// (BP_GO_WORKDIR) with func.yaml's build envs, whose GOFLAGS=-mod=mod lets
+// go build settle go.mod from the module graph. (go-mod-vendor runs go mod
+// vendor at the context's root, on this module's own go.mod.)
 func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the root function package")
@@ -307,41 +267,238 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
+	var fn goModJSON
+	goJSON(t, root, &fn, "mod", "edit", "-json")
+	// What go-build sets, then func.yaml's build envs.
+	buildEnv := []string{"GO111MODULE=auto"}
+	for _, e := range readFuncYAML(t).Build.BuildEnvs {
+		buildEnv = append(buildEnv, e.Name+"="+e.Value)
 	}
-	module := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(gomod)
-	goVersion := regexp.MustCompile(`(?m)^go\s+(\S+)`).FindSubmatch(gomod)
-	requires := regexp.MustCompile(`(?ms)^require \(.*?^\)|^require [^(\n][^\n]*`).FindAll(gomod, -1)
-	if module == nil || goVersion == nil || len(requires) == 0 {
-		t.Fatal("go.mod has no module, go or require line")
+
+	for _, c := range []struct {
+		name  string
+		merge bool
+	}{
+		{"func 1.21", false},
+		{"func with knative/func#3436", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := funcScaffold(t, root, fn, c.merge)
+
+			out, err := goCommand(dir, []string{"GOFLAGS=-mod=readonly"}, "build", "-o", os.DevNull, ".").CombinedOutput()
+			if err == nil || !bytes.Contains(out, []byte("updates to go.mod needed")) {
+				t.Errorf("want the generated go.mod stale under -mod=readonly (what GOFLAGS in func.yaml is for), got err %v:\n%s", err, out)
+			}
+
+			sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"build", "-o", filepath.Join(dir, "bin"), "-buildmode", "pie", "-trimpath", "."},
+				{"list", "--json", "."},
+			} {
+				if out, err := goCommand(dir, buildEnv, args...).CombinedOutput(); err != nil {
+					t.Fatalf("go %s with func.yaml's build envs %v: %v\n%s", strings.Join(args, " "), buildEnv, err, out)
+				}
+			}
+			after, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.merge && !bytes.Equal(sum, after) {
+				t.Error("go build added to the merged go.sum: the merge no longer carries every checksum")
+			}
+		})
 	}
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+type goModJSON struct {
+	Module  struct{ Path string }
+	Go      string
+	Require []struct{ Path, Version string }
+}
+
+// funcScaffold writes what func's scaffolding writes into .func/build for
+// the function at root, without (1.21) or with (#3436) the merge of its
+// requirements and go.sum. go mod edit makes modfile's edits in func's order.
+func funcScaffold(t *testing.T, root string, fn goModJSON, merge bool) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.Symlink(root, filepath.Join(dir, "f")); err != nil {
 		t.Fatal(err)
 	}
+	sum := funcScaffoldGoSum
+	if merge {
+		fnSum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += string(fnSum)
+	}
 	files := map[string]string{
-		"go.mod": "module s\n\ngo " + string(goVersion[1]) + "\n\n" +
-			"require " + string(module[1]) + " v0.0.0-00010101000000-000000000000\n\n" +
-			string(bytes.Join(requires, []byte("\n\n"))) + "\n\n" +
-			"replace " + string(module[1]) + " => ./f\n",
-		"go.sum":  string(sum),
-		"main.go": strings.ReplaceAll(scaffoldMain, "MODULE", string(module[1])),
+		"go.mod":       funcScaffoldGoMod,
+		"go.sum":       sum,
+		"main.go":      strings.ReplaceAll(funcScaffoldMain, "function", fn.Module.Path),
+		"lifecycle.go": strings.ReplaceAll(funcLifecycle, "MODULE", fn.Module.Path),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "function"), ".")
+	edit := []string{"mod", "edit"}
+	if fn.Go != "" {
+		edit = append(edit, "-go="+fn.Go)
+	}
+	edit = append(edit, "-dropreplace=function", "-replace="+fn.Module.Path+"=./f",
+		"-droprequire=function", "-require="+fn.Module.Path+"@v0.0.0-00010101000000-000000000000")
+	if out, err := goCommand(dir, nil, edit...).CombinedOutput(); err != nil {
+		t.Fatalf("go %v: %v\n%s", edit, err, out)
+	}
+	if merge {
+		var s goModJSON
+		goJSON(t, dir, &s, "mod", "edit", "-json")
+		existing := map[string]bool{}
+		for _, r := range s.Require {
+			existing[r.Path] = true
+		}
+		edit := []string{"mod", "edit"}
+		for _, r := range fn.Require {
+			if !existing[r.Path] {
+				edit = append(edit, "-require="+r.Path+"@"+r.Version)
+			}
+		}
+		if out, err := goCommand(dir, nil, edit...).CombinedOutput(); err != nil {
+			t.Fatalf("go mod edit -require...: %v\n%s", err, out)
+		}
+	}
+	return dir
+}
+
+// goCommand runs go in dir as a builder would: no workspace, the toolchain
+// at hand, and no GOFLAGS but env's.
+func goCommand(dir string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "GOWORK=off", "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scaffolded function does not build: %v\n%s", err, out)
+	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOTOOLCHAIN=local", "GOFLAGS="), env...)
+	return cmd
+}
+
+func goJSON(t *testing.T, dir string, v any, args ...string) {
+	t.Helper()
+	out, err := goCommand(dir, nil, args...).Output()
+	if err != nil {
+		t.Fatalf("go %v: %v", args, err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("go %v: %v", args, err)
 	}
 }
+
+// func's templates/go/scaffolding/instanced-http (knative/func, as 1.21 and
+// #3436 find it): the go.mod, go.sum and main.go copied into .func/build.
+const funcScaffoldGoMod = `module s
+
+replace function => ./f
+
+go 1.21
+
+require (
+	function v0.0.0-00010101000000-000000000000
+	knative.dev/func-go v0.21.3
+)
+
+require (
+	github.com/mattn/go-colorable v0.1.13 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/rs/zerolog v1.32.0 // indirect
+	golang.org/x/sys v0.18.0 // indirect
+)
+`
+
+const funcScaffoldMain = `package main
+
+import (
+	"fmt"
+	"os"
+
+	"knative.dev/func-go/http"
+
+	f "function"
+)
+
+func main() {
+	if err := http.Start(f.New()); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+		os.Exit(1)
+	}
+}
+`
+
+// funcLifecycle is not func's. Built beside its main, it requires the root
+// function to implement every optional func-go interface, which http.Start
+// otherwise only looks for at run time, silently skipping a missing one.
+const funcLifecycle = `package main
+
+import (
+	"knative.dev/func-go/http"
+
+	f "MODULE"
+)
+
+var (
+	_ http.Handler           = f.New()
+	_ http.Starter           = f.New()
+	_ http.Stopper           = f.New()
+	_ http.ReadinessReporter = f.New()
+	_ http.LivenessReporter  = f.New()
+)
+`
+
+const funcScaffoldGoSum = `github.com/coreos/go-systemd/v22 v22.5.0/go.mod h1:Y58oyj3AT4RCenI/lSvhwexgC+NSVTIJ3seZv2GcEnc=
+github.com/godbus/dbus/v5 v5.0.4/go.mod h1:xhWf0FNVPg57R7Z0UbKHbJfkEywrmjJnf7w5xrFpKfA=
+github.com/mattn/go-colorable v0.1.12/go.mod h1:u5H1YNBxpqRaxsYJYSkiCWKzEfiAb1Gb520KVy5xxl4=
+github.com/mattn/go-colorable v0.1.13 h1:fFA4WZxdEF4tXPZVKMLwD8oUnCTTo08duU7wxecdEvA=
+github.com/mattn/go-colorable v0.1.13/go.mod h1:7S9/ev0klgBDR4GtXTXX8a3vIGJpMovkB8vQcUbaXHg=
+github.com/mattn/go-isatty v0.0.14/go.mod h1:7GGIvUiUoEMVVmxf/4nioHXj79iQHKdU27kJ6hsGG94=
+github.com/mattn/go-isatty v0.0.16/go.mod h1:kYGgaQfpe5nmfYZH+SKPsOc2e4SrIfOl2e/yFXSvRLM=
+github.com/mattn/go-isatty v0.0.19 h1:JITubQf0MOLdlGRuRq+jtsDlekdYPia9ZFsB8h/APPA=
+github.com/mattn/go-isatty v0.0.19/go.mod h1:W+V8PltTTMOvKvAeJH7IuucS94S2C6jfK/D7dTCTo3Y=
+github.com/mattn/go-isatty v0.0.20 h1:xfD0iDuEKnDkl03q4limB+vH+GxLEtL/jb4xVJSWWEY=
+github.com/mattn/go-isatty v0.0.20/go.mod h1:W+V8PltTTMOvKvAeJH7IuucS94S2C6jfK/D7dTCTo3Y=
+github.com/pkg/errors v0.9.1/go.mod h1:bwawxfHBFNV+L2hUp1rHADufV3IMtnDRdf1r5NINEl0=
+github.com/rs/xid v1.4.0/go.mod h1:trrq9SKmegXys3aeAKXMUTdJsYXVwGY3RLcfgqegfbg=
+github.com/rs/xid v1.5.0/go.mod h1:trrq9SKmegXys3aeAKXMUTdJsYXVwGY3RLcfgqegfbg=
+github.com/rs/zerolog v1.29.1 h1:cO+d60CHkknCbvzEWxP0S9K6KqyTjrCNUy1LdQLCGPc=
+github.com/rs/zerolog v1.29.1/go.mod h1:Le6ESbR7hc+DP6Lt1THiV8CQSdkkNrd3R0XbEgp3ZBU=
+github.com/rs/zerolog v1.31.0 h1:FcTR3NnLWW+NnTwwhFWiJSZr4ECLpqCm6QsEnyvbV4A=
+github.com/rs/zerolog v1.31.0/go.mod h1:/7mN4D5sKwJLZQ2b/znpjC3/GQWY/xaDXUM0kKWRHss=
+github.com/rs/zerolog v1.32.0 h1:keLypqrlIjaFsbmJOBdB/qvyF8KEtCWHwobLp5l/mQ0=
+github.com/rs/zerolog v1.32.0/go.mod h1:/7mN4D5sKwJLZQ2b/znpjC3/GQWY/xaDXUM0kKWRHss=
+golang.org/x/sys v0.0.0-20210630005230-0f9fa26af87c/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
+golang.org/x/sys v0.0.0-20210927094055-39ccf1dd6fa6/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
+golang.org/x/sys v0.0.0-20220811171246-fbc7d0a398ab/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
+golang.org/x/sys v0.6.0/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
+golang.org/x/sys v0.10.0 h1:SqMFp9UcQJZa+pmYuAKjd9xq1f0j5rLcDIk0mj4qAsA=
+golang.org/x/sys v0.10.0/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
+golang.org/x/sys v0.12.0/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
+golang.org/x/sys v0.15.0 h1:h48lPFYpsTvQJZF4EKyI4aLHaev3CxivZmv7yZig9pc=
+golang.org/x/sys v0.15.0/go.mod h1:/VUhepiaJMQUp4+oa/7Zr1D23ma6VTLIYjOOTFZPUcA=
+golang.org/x/sys v0.17.0 h1:25cE3gD+tdBA7lp7QfhuV+rJiE9YXTcS3VG1SqssI/Y=
+golang.org/x/sys v0.17.0/go.mod h1:/VUhepiaJMQUp4+oa/7Zr1D23ma6VTLIYjOOTFZPUcA=
+golang.org/x/sys v0.18.0 h1:DBdB3niSjOA/O0blCZBqDefyWNYveAYMNF1Wum0DYQ4=
+golang.org/x/sys v0.18.0/go.mod h1:/VUhepiaJMQUp4+oa/7Zr1D23ma6VTLIYjOOTFZPUcA=
+knative.dev/func-go v0.18.3 h1:vEaFAmh0C5SqBiI53dc7RDEibavJRFqGnemzHJ0ZzLU=
+knative.dev/func-go v0.18.3/go.mod h1:+Og4a5pqW5WfBrv8Xf0jcTx5s+LiUpzcXyWBIuwKz30=
+knative.dev/func-go v0.19.0 h1:EYmc3L8eh48YJf79d8B/Y/KnWRPyRzVXUPBLpFn2boU=
+knative.dev/func-go v0.19.0/go.mod h1:+Og4a5pqW5WfBrv8Xf0jcTx5s+LiUpzcXyWBIuwKz30=
+knative.dev/func-go v0.20.0 h1:i8sp5NwCQSKWa73wDbuZWcGwdBkMG7vnMSqcUVWtT+E=
+knative.dev/func-go v0.20.0/go.mod h1:+Og4a5pqW5WfBrv8Xf0jcTx5s+LiUpzcXyWBIuwKz30=
+knative.dev/func-go v0.21.1 h1:qKrs9eLKRnJCJiPAp3ei7yuGGzGXODhiLP1KaO/ozyU=
+knative.dev/func-go v0.21.1/go.mod h1:F+y4XuLwg27Rwn3w9BFNKf6HLkPPbDlkq0aXnGfkcvU=
+knative.dev/func-go v0.21.2 h1:euhnyAxOfrQGeKj4RU80X2NNNsI+qiMx6PMwg/MeT5s=
+knative.dev/func-go v0.21.2/go.mod h1:YAUlPi4bY5OQb7n9424zm9GtRigOQ1/IBtqkLqC29Dw=
+knative.dev/func-go v0.21.3 h1:gmA0t1oyP088KPBidKnYiP1xQvmtPRp3phJ4McJazsc=
+knative.dev/func-go v0.21.3/go.mod h1:YAUlPi4bY5OQb7n9424zm9GtRigOQ1/IBtqkLqC29Dw=
+`
