@@ -111,12 +111,15 @@ func TestReplyNotPublishedDeadLettered(t *testing.T) {
 		// The reply's exchange disappears while the subscriber works, so
 		// RabbitMQ refuses the reply; the dead-letter exchange stays.
 		deleteExchange(t, amqpURL, exchangeName(name))
-		reply := newEvent(ev.ID()+"-reply", "to.nowhere")
+		reply := newEvent(ev.ID()+"-reply", "to.sink")
 		return http.StatusOK, &reply
 	})
+	// A Trigger takes the reply's type, so the broker does publish it.
+	sink := newSubscriber(t, func(*event.Event, int) (int, *event.Event) { return http.StatusNoContent, nil })
 	b := startBroker(t, amqpURL, name, []triggerYAML{
 		{name: "replying", service: "replying", filter: map[string]string{"type": "to.replying"}, retry: 3, delay: "PT0.05S"},
-	}, map[string]string{"replying": sub.URL})
+		{name: "sink", service: "sink", filter: map[string]string{"type": "to.sink"}},
+	}, map[string]string{"replying": sub.URL, "sink": sink.URL})
 	if got := send(t, b.ingress, newEvent("r1", "to.replying")); got != http.StatusAccepted {
 		t.Fatalf("ingress status = %d", got)
 	}
