@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,8 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 			{"broker AMQP_URL", broker["AMQP_URL"], st.AMQPURL()},
 			{"broker TRIGGERS_DIR", filepath.Base(filepath.Dir(broker["TRIGGERS_DIR"])) + "/" + filepath.Base(broker["TRIGGERS_DIR"]), "knative/base"},
 			{"gateway address", "http://" + gateway["GATEWAY_ADDR"], st.GatewayURL()},
+			{"stock GOMAXPROCS", stock["GOMAXPROCS"], cmp.Or(os.Getenv("GOMAXPROCS"), "1")},
+			{"broker GOMAXPROCS", broker["GOMAXPROCS"], cmp.Or(os.Getenv("GOMAXPROCS"), "1")},
 		}
 		for _, c := range checks {
 			if c.got != c.want {
