@@ -58,7 +58,8 @@ type Outcome struct {
 }
 
 // Store keeps sagas in the order database. Its writes are the order
-// database's functions of db-migrations/order 00003, one statement each.
+// database's functions of db-migrations/order 00003 (redefined by 00006), one
+// statement each.
 type Store struct {
 	db pgtx.Executor
 }

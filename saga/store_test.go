@@ -687,6 +687,86 @@ func TestStepRaces(t *testing.T) {
 	}
 }
 
+// TestWaitingForTheLock: a checkout or a step that waits for the row lock
+// of its order or saga decides on what the lock's holder committed, not on
+// what it could read before it waited: checkout_begin looks for the running
+// saga, and saga_step for the transition, only once the lock is theirs.
+func TestWaitingForTheLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// hold runs first in a transaction that commits only once second waits
+	// for the lock first took.
+	hold := func(t *testing.T, f *fixture, first func(*Store), second func()) {
+		tx, err := f.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck
+		first(NewStore(tx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			second()
+		}()
+		waitForLockWait(t, f.pool)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
+
+	t.Run("checkout joins the saga the holder created", func(t *testing.T) {
+		f := newFixture(t)
+		f.order("o", 1)
+		var first, second Begun
+		var err1, err2 error
+		hold(t, f, func(s *Store) { first, err1 = s.Begin(ctx, "o", NewSagaID()) },
+			func() { second, err2 = f.store.Begin(ctx, "o", NewSagaID()) })
+		if err1 != nil || err2 != nil || !first.Created || second.Created || second.Saga.ID != first.Saga.ID ||
+			second.Saga.TotalCost != 3 || len(second.Saga.Items) != 1 {
+			t.Errorf("first %+v (%v), second %+v (%v); want the second to join the first", first, err1, second, err2)
+		}
+	})
+
+	t.Run("step applies to the state the holder left", func(t *testing.T) {
+		f := newFixture(t)
+		f.order("o", 1)
+		b, err := f.store.Begin(ctx, "o", NewSagaID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d Decision
+		var err1, err2 error
+		hold(t, f, func(s *Store) { _, _, err1 = s.Advance(ctx, b.Saga.ID, StockReserved, "") },
+			func() { _, d, err2 = f.store.Advance(ctx, b.Saga.ID, PaymentDebited, "") })
+		want := Decision{Next: State{Status: Paid, Stock: Taken, Payment: Taken}, Emit: EmitPaid, Order: OrderPaid}
+		if err1 != nil || err2 != nil || d != want {
+			t.Errorf("second step %+v (%v, %v), want %+v", d, err1, err2, want)
+		}
+		if got := f.orderStatus("o"); got != order.StatusPaid {
+			t.Errorf("order status %s, want %s", got, order.StatusPaid)
+		}
+	})
+}
+
+// waitForLockWait returns once a backend of pool's database waits for a lock.
+func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("nobody waits for the lock")
+}
+
 // TestSweepsAtOnce runs several sweeps at the same time over stalled sagas:
 // SKIP LOCKED hands each saga to one of them, so each is re-sent once.
 func TestSweepsAtOnce(t *testing.T) {

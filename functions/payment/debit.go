@@ -33,9 +33,9 @@ func (h *Events) Debit(ctx context.Context, in event.Event) (*event.Event, error
 
 // Debit takes the saga's total cost from the user's credit unless the ledger
 // already has a row for the saga, and returns the saga's ledger row. It is
-// one statement (payment_debit, db-migrations/payment 00003), which settles
-// duplicates, late steps and races with the refund by claiming the ledger
-// row first.
+// one statement (payment_debit, db-migrations/payment 00003 and 00004),
+// which settles duplicates, late steps and races with the refund by claiming
+// the ledger row first.
 func (s *Store) Debit(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
 	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
 		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM payment_debit($1, $2, $3, $4)`,
