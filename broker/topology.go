@@ -25,8 +25,6 @@ type boundQueue struct {
 	filter map[string]string
 }
 
-// Names follow one scheme per broker so that tests sharing a RabbitMQ server
-// stay apart by broker name.
 // routable reports whether the exchange would route a message with these
 // headers to a Trigger's queue: its bindings are x-match all on exactly
 // these filters, so an event no filter matches would be confirmed and then
@@ -53,6 +51,8 @@ func matchesAll(filter map[string]string, h amqp.Table) bool {
 	return true
 }
 
+// Names follow one scheme per broker so that tests sharing a RabbitMQ server
+// stay apart by broker name.
 func exchangeName(broker string) string   { return "broker." + broker }
 func deadLetterName(broker string) string { return "broker." + broker + ".dead-letter" }
 func sinkQueueName(broker string) string  { return "broker." + broker + ".dead-letter-sink" }

@@ -367,12 +367,7 @@ func (s *Stack) AMQPURL() string { return s.amqpURL }
 
 // DSN is the connection string of database db ("order", "stock", ...).
 func (s *Stack) DSN(db string) string {
-	u := url.URL{Scheme: "postgres", Host: s.pgAddr, Path: "/" + db, RawQuery: "sslmode=disable"}
-	if s.opts.PGPassword != "" {
-		u.User = url.UserPassword(s.opts.PGUser, s.opts.PGPassword)
-	} else {
-		u.User = url.User(s.opts.PGUser)
-	}
+	u := s.dsnURL(db)
 	return u.String()
 }
 
@@ -381,20 +376,25 @@ func (s *Stack) DSN(db string) string {
 // TCP round trip costs both ends the kernel's TCP stack, and a checkout makes
 // five (in a cluster the DSN comes from the database's secret instead).
 func (s *Stack) functionDSN(db string) string {
-	dsn := s.DSN(db)
-	_, port, err := net.SplitHostPort(s.pgAddr)
-	if s.pgSocket == "" || err != nil {
-		return dsn
+	u := s.dsnURL(db)
+	if _, port, err := net.SplitHostPort(s.pgAddr); s.pgSocket != "" && err == nil {
+		q := u.Query()
+		q.Set("host", s.pgSocket)
+		q.Set("port", port)
+		u.Host, u.RawQuery = "", q.Encode()
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return dsn
-	}
-	q := u.Query()
-	q.Set("host", s.pgSocket)
-	q.Set("port", port)
-	u.Host, u.RawQuery = "", q.Encode()
 	return u.String()
+}
+
+// dsnURL is database db on the stack's Postgres over TCP.
+func (s *Stack) dsnURL(db string) url.URL {
+	u := url.URL{Scheme: "postgres", Host: s.pgAddr, Path: "/" + db, RawQuery: "sslmode=disable"}
+	if s.opts.PGPassword != "" {
+		u.User = url.UserPassword(s.opts.PGUser, s.opts.PGPassword)
+	} else {
+		u.User = url.User(s.opts.PGUser)
+	}
+	return u
 }
 
 // Components lists the names of the supervised processes, in start order.
