@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -17,14 +18,52 @@ import (
 	"time"
 )
 
-// FreePort asks the kernel for a loopback port nobody listens on right now.
+// FreePort returns a loopback port nobody listens on right now, below the
+// kernel's ephemeral range when it can. A port from the ephemeral range
+// (what listening on port 0 hands out) may be taken as the source port of
+// any outgoing connection before the server that asked for it binds it: a
+// RabbitMQ node, seconds into its boot, then dies with
+// could_not_start_listener. Ports below the range are only ever taken by an
+// explicit bind.
 func FreePort() (int, error) {
+	if low := ephemeralLow(); low-minPort >= 1000 {
+		for range 50 {
+			port := minPort + rand.IntN(low-minPort)
+			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// minPort is where FreePort's range starts, above the ports servers are
+// usually configured on (Postgres 5432, RabbitMQ 5672, ...); one that is in
+// use is skipped anyway.
+const minPort = 10000
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default, 32768, when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return 32768
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 32768
+	}
+	return low
 }
 
 // waitTCP polls addr until it accepts a connection or ctx ends.

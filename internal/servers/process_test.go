@@ -1,7 +1,9 @@
 package servers
 
 import (
+	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 )
@@ -34,5 +36,26 @@ func TestGroupAlive(t *testing.T) {
 	}
 	if GroupAlive(1 << 30) {
 		t.Fatal("a group no process has is seen alive")
+	}
+}
+
+// TestFreePort: every port FreePort hands out can be bound, and lies below
+// the kernel's ephemeral range, where no outgoing connection can take it
+// before its server binds it.
+func TestFreePort(t *testing.T) {
+	low := ephemeralLow()
+	for range 20 {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if low-minPort >= 1000 && (port < minPort || port >= low) {
+			t.Errorf("FreePort() = %d, want in [%d, %d)", port, minPort, low)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatalf("FreePort() = %d, which cannot be bound: %v", port, err)
+		}
+		l.Close()
 	}
 }
