@@ -35,6 +35,10 @@ type Options struct {
 	// PingInterval is how often the local PingSource stand-in triggers the
 	// saga's recovery sweep.
 	PingInterval time.Duration `envconfig:"WDM_PING_INTERVAL" default:"1s"`
+	// Sched is how the stack's processes are scheduled: "tuned" (timer
+	// slack and SCHED_BATCH, see sched.go) or "default" (as the kernel
+	// starts any process).
+	Sched string `envconfig:"WDM_SCHED" default:"tuned"`
 	// LogLevel is handed to every process as LOG_LEVEL.
 	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
 
@@ -60,6 +64,9 @@ type Options struct {
 func (o Options) withDefaults() (Options, error) {
 	if err := fillTagDefaults(&o); err != nil {
 		return o, err
+	}
+	if o.Sched != SchedTuned && o.Sched != SchedDefault {
+		return o, fmt.Errorf("stack: WDM_SCHED %q: want %q or %q", o.Sched, SchedTuned, SchedDefault)
 	}
 	if o.PingInterval < 0 {
 		return o, fmt.Errorf("stack: ping interval %v must be positive", o.PingInterval)

@@ -259,6 +259,7 @@ func (s *Stack) component(name, binary string, ready func(context.Context) error
 		// and deliveries, before the pools close.
 		StopGrace: 35 * time.Second,
 		Log:       s.opts.logFile(name),
+		Sched:     s.sched(goTimerSlack),
 	}
 }
 
@@ -282,6 +283,7 @@ func (s *Stack) startPostgres(ctx context.Context, ports *portPicker, saved *sav
 		StopGrace:    30 * time.Second,
 		ReadyTimeout: 2 * time.Minute, // crash recovery after a kill replays WAL first
 		Log:          s.opts.logFile(Postgres),
+		Sched:        s.sched(serverTimerSlack),
 	}); err != nil {
 		return err
 	}
@@ -314,6 +316,7 @@ func (s *Stack) startRabbitMQ(ctx context.Context, ports *portPicker, saved *sav
 		StopGrace:    30 * time.Second,
 		ReadyTimeout: 2 * time.Minute,
 		Log:          s.opts.logFile(RabbitMQ),
+		Sched:        s.sched(serverTimerSlack),
 	}); err != nil {
 		return err
 	}

@@ -105,6 +105,15 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 			{"stock GOMAXPROCS", stock["GOMAXPROCS"], cmp.Or(os.Getenv("GOMAXPROCS"), "1")},
 			{"broker GOMAXPROCS", broker["GOMAXPROCS"], cmp.Or(os.Getenv("GOMAXPROCS"), "1")},
 		}
+		// Tuned scheduling (sched.go): every process, servers included.
+		for _, p := range []struct {
+			name, slack string
+		}{{"stock", "5000000"}, {Broker, "5000000"}, {Gateway, "5000000"}, {Postgres, "1000000"}, {RabbitMQ, "1000000"}} {
+			slack, policy := schedOf(t, st.Pid(p.name))
+			checks = append(checks,
+				struct{ name, got, want string }{p.name + " timer slack", slack, p.slack},
+				struct{ name, got, want string }{p.name + " policy", policy, "3"}) // SCHED_BATCH
+		}
 		for _, c := range checks {
 			if c.got != c.want {
 				t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
@@ -253,4 +262,23 @@ func portOf(addr string) int {
 	_, p, _ := strings.Cut(addr, ":")
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// schedOf reads a process's timer slack (ns) and scheduling policy number.
+func schedOf(t *testing.T, pid int) (slack, policy string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := os.ReadFile(fmt.Sprintf("/proc/%d/sched", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(sched), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "policy" {
+			policy = strings.TrimSpace(v)
+		}
+	}
+	return strings.TrimSpace(string(b)), policy
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wdm-knative/webshop/internal/procsched"
 	"github.com/wdm-knative/webshop/internal/servers"
 )
 
@@ -34,6 +35,8 @@ type Component struct {
 	StopGrace time.Duration
 	// Log, when set, receives the process's stdout and stderr (appended).
 	Log string
+	// Sched are the process's scheduling settings (timer slack, policy).
+	Sched procsched.Settings
 }
 
 // Restart timing. A process that dies is started again after restartDelay; one
@@ -250,7 +253,7 @@ func (s *Supervisor) startInstance(p *proc) (*exec.Cmd, <-chan struct{}, error) 
 		fmt.Fprintf(logFile, `{"time":%q,"level":"INFO","msg":"supervisor: start","component":%q,"start":%d}`+"\n",
 			time.Now().Format(time.RFC3339Nano), p.c.Name, n)
 	}
-	err = cmd.Start()
+	err = procsched.Start(cmd, p.c.Sched)
 	if logFile != nil {
 		logFile.Close() // the child has its own copy
 	}
