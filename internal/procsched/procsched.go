@@ -30,7 +30,8 @@ type Settings struct {
 
 func (s Settings) zero() bool { return s == Settings{} }
 
-// Start starts cmd with settings s.
+// Start starts cmd with settings s. The process keeps its other
+// scheduling attributes (its nice value, say) from ours.
 func Start(cmd *exec.Cmd, s Settings) error {
 	if s.zero() {
 		return cmd.Start()
@@ -38,13 +39,18 @@ func Start(cmd *exec.Cmd, s Settings) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		err := apply(s)
-		if err == nil {
+		saved, err := current()
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("scheduling settings: %w", err)
+			return
+		}
+		if err = saved.with(s).set(); err == nil {
 			err = cmd.Start()
 		} else {
 			err = fmt.Errorf("scheduling settings: %w", err)
 		}
-		if apply(Settings{}) != nil {
+		if saved.set() != nil {
 			// The thread cannot go back to the pool as it is, and it may
 			// not exit either (the child's Pdeathsig): it stays parked.
 			done <- err
@@ -56,17 +62,42 @@ func Start(cmd *exec.Cmd, s Settings) error {
 	return <-done
 }
 
-// apply sets s on the calling thread; the zero Settings restore the
-// defaults (slack 0 is the thread's default slack).
-func apply(s Settings) error {
-	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(s.TimerSlack.Nanoseconds()), 0, 0, 0); err != nil {
+// threadSched is a thread's timer slack and scheduling attributes.
+type threadSched struct {
+	slack int
+	attr  unix.SchedAttr
+}
+
+// current reads the calling thread's.
+func current() (threadSched, error) {
+	slack, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		return threadSched{}, err
+	}
+	attr, err := unix.SchedGetAttr(0, 0) // 0: the calling thread
+	if err != nil {
+		return threadSched{}, err
+	}
+	return threadSched{slack: slack, attr: *attr}, nil
+}
+
+// with is t changed as s asks, the nice value and the rest left as they are.
+func (t threadSched) with(s Settings) threadSched {
+	if s.TimerSlack > 0 {
+		t.slack = int(s.TimerSlack.Nanoseconds())
+	}
+	if s.Batch {
+		t.attr.Policy = unix.SCHED_BATCH
+	}
+	return t
+}
+
+// set applies t to the calling thread. Switching between SCHED_NORMAL and
+// SCHED_BATCH at an unchanged nice value needs no privilege.
+func (t threadSched) set() error {
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(t.slack), 0, 0, 0); err != nil {
 		return err
 	}
-	policy := uint32(unix.SCHED_NORMAL)
-	if s.Batch {
-		policy = unix.SCHED_BATCH
-	}
-	// pid 0: the calling thread. Switching between SCHED_NORMAL and
-	// SCHED_BATCH at the same nice value needs no privilege.
-	return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: policy}, 0)
+	attr := t.attr
+	return unix.SchedSetAttr(0, &attr, 0)
 }

@@ -58,14 +58,15 @@ func TestWithDefaults(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "zero", in: Options{}, want: Options{Dir: abs(".wdm"), BinDir: abs(".wdm/bin"), GatewayAddr: "127.0.0.1:8000",
-			Grouping: GroupByDomain, PGUser: "postgres", PingInterval: time.Second, LogLevel: slog.LevelInfo}},
+			Grouping: GroupByDomain, PGUser: "postgres", PingInterval: time.Second, Sched: SchedTuned, LogLevel: slog.LevelInfo}},
 		{name: "set fields are kept", in: Options{Dir: "/tmp/x", BinDir: "/tmp/bin", GatewayAddr: "127.0.0.1:0", Grouping: GroupByOperation,
-			PGUser: "shop", PingInterval: 3 * time.Second, LogLevel: slog.LevelDebug},
+			PGUser: "shop", PingInterval: 3 * time.Second, Sched: SchedDefault, LogLevel: slog.LevelDebug},
 			want: Options{Dir: "/tmp/x", BinDir: "/tmp/bin", GatewayAddr: "127.0.0.1:0", Grouping: GroupByOperation,
-				PGUser: "shop", PingInterval: 3 * time.Second, LogLevel: slog.LevelDebug}},
+				PGUser: "shop", PingInterval: 3 * time.Second, Sched: SchedDefault, LogLevel: slog.LevelDebug}},
 		{name: "bin folder follows the state folder", in: Options{Dir: "/tmp/y"}, want: Options{Dir: "/tmp/y", BinDir: "/tmp/y/bin",
-			GatewayAddr: "127.0.0.1:8000", Grouping: GroupByDomain, PGUser: "postgres", PingInterval: time.Second}},
+			GatewayAddr: "127.0.0.1:8000", Grouping: GroupByDomain, PGUser: "postgres", PingInterval: time.Second, Sched: SchedTuned}},
 		{name: "negative ping interval", in: Options{PingInterval: -time.Second}, wantErr: true},
+		{name: "unknown scheduling", in: Options{Sched: "fast"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
