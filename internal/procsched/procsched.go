@@ -50,14 +50,14 @@ func Start(cmd *exec.Cmd, s Settings) error {
 		} else {
 			err = fmt.Errorf("scheduling settings: %w", err)
 		}
-		if saved.set() != nil {
+		restored := saved.set() == nil
+		done <- err
+		if !restored {
 			// The thread cannot go back to the pool as it is, and it may
 			// not exit either (the child's Pdeathsig): it stays parked.
-			done <- err
 			select {}
 		}
 		runtime.UnlockOSThread()
-		done <- err
 	}()
 	return <-done
 }

@@ -15,8 +15,8 @@ const (
 // How the tuned stack's processes are scheduled. On two cores shared by six
 // Go processes, Postgres and RabbitMQ, a checkout is a relay of wake-ups
 // (gateway, order, broker, RabbitMQ, stock, saga, payment, a Postgres
-// backend per statement), and each wake-up costs a context switch, which in
-// this VM is most of what a switch costs (README "Performance"):
+// backend per statement), each wake-up is a context switch, and in this VM
+// the switches cost more than the work between them (README "Performance"):
 //   - Timer slack: the Go runtime's sysmon thread polls every 20 µs while its
 //     process is busy, one wake-up per poll; with slack its sleeps coalesce
 //     with other wake-ups. It delays the process's timers by at most the
