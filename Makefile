@@ -24,7 +24,18 @@ SOAK_INTERVAL ?= 5s
 SOAK_RATE     ?= 0
 SOAK_FLAGS    ?=
 
-.PHONY: up test go-test fuzz bench soak bench-go bench-broker fmt vet clean up-binary
+# The real cluster (cluster/, a Go module of its own; docs/cluster.md):
+# make cluster-up builds Kubernetes, Knative, CoreDNS and Traefik from their
+# published sources into $(CLUSTER_CACHE) (a warm cache makes it minutes)
+# and starts a single-node cluster in a network namespace; cluster-smoke
+# tests it; cluster-down removes everything it made.
+CLUSTER_DIR   ?= /var/lib/wdm-cluster
+CLUSTER_CACHE ?= $(HOME)/.cache/wdm-cluster
+CLUSTER_TOOL  := $(abspath $(WDM_DIR))/bin/wdm-cluster
+CLUSTER_ENV   := WDM_CLUSTER_DIR=$(CLUSTER_DIR) WDM_CLUSTER_CACHE=$(CLUSTER_CACHE)
+
+.PHONY: up test go-test fuzz bench soak bench-go bench-broker fmt vet clean up-binary \
+	cluster-tool cluster-up cluster-down cluster-smoke cluster-unit
 
 # Run the whole shop (installs Postgres/RabbitMQ with apt-get when missing).
 up: up-binary
@@ -33,7 +44,7 @@ up: up-binary
 # go vet, then every test against private Postgres and RabbitMQ (up
 # -services-only starts them, exports WDM_TEST_PG_ADDR / WDM_TEST_AMQP_URL,
 # stops them afterwards), then each fuzz target briefly.
-test: vet go-test fuzz
+test: vet go-test cluster-unit fuzz
 
 go-test: up-binary
 	$(UP) -services-only -- $(GO) test $(TESTFLAGS) $(PKGS)
@@ -88,6 +99,7 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+	cd cluster && $(GO) vet ./...
 
 # Removes the local stack's state: data of the private servers, binaries, logs.
 clean:
@@ -95,3 +107,21 @@ clean:
 
 up-binary:
 	@$(GO) build -o $(UP) ./cmd/up
+
+cluster-tool:
+	@cd cluster && $(GO) build -o $(CLUSTER_TOOL) ./cmd/wdm-cluster
+
+cluster-up: cluster-tool
+	cd cluster && $(CLUSTER_ENV) $(CLUSTER_TOOL) up
+
+cluster-down: cluster-tool
+	cd cluster && $(CLUSTER_ENV) $(CLUSTER_TOOL) down
+
+# The smoke test against the running cluster (make cluster-up first); it
+# fails, never skips, when there is none.
+cluster-smoke:
+	cd cluster && $(CLUSTER_ENV) $(GO) test -tags clustersmoke -count=1 -v -timeout 30m ./smoke/
+
+# The cluster module's fast unit tests (rendering, image assembly): no cluster.
+cluster-unit:
+	cd cluster && $(GO) test -count=1 ./...

@@ -1,0 +1,149 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func entries(t *testing.T, layer []byte) map[string]*tar.Header {
+	t.Helper()
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(bytes.NewReader(layer))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
+	}
+}
+
+func TestTarLaysOutFiles(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "prog")
+	if err := os.WriteFile(src, []byte("#!binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := Tar(append(base(), File{Path: "/ko-app/prog", Source: src}, File{Path: "/bin/sh", Link: "/usr/bin/busybox"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, layer)
+	tests := []struct {
+		name     string
+		entry    string
+		typeflag byte
+		mode     int64
+	}{
+		{"tmp is writable by anyone", "tmp/", tar.TypeDir, 0o1777},
+		{"parent folder made", "ko-app/", tar.TypeDir, 0o755},
+		{"binary keeps its mode", "ko-app/prog", tar.TypeReg, 0o755},
+		{"passwd names the non-root user", "etc/passwd", tar.TypeReg, 0o644},
+		{"symlink", "bin/sh", tar.TypeSymlink, 0o777},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ok := got[tc.entry]
+			if !ok {
+				t.Fatalf("no %s in layer", tc.entry)
+			}
+			if h.Typeflag != tc.typeflag || h.Mode != tc.mode || h.Uid != 0 {
+				t.Errorf("%s: type %c mode %o uid %d, want type %c mode %o uid 0", tc.entry, h.Typeflag, h.Mode, h.Uid, tc.typeflag, tc.mode)
+			}
+		})
+	}
+}
+
+func TestTarRejectsRelativePaths(t *testing.T) {
+	if _, err := Tar([]File{{Path: "etc/x", Data: []byte("x")}}); err == nil {
+		t.Fatal("a relative path was accepted")
+	}
+}
+
+func TestBuild(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    Spec
+		wantErr bool
+	}{
+		{"tagged", Spec{Ref: "dev.local/wdm/x:v1", User: NonRoot, Entrypoint: []string{"/x"}}, false},
+		{"latest makes kubelet pull", Spec{Ref: "dev.local/wdm/x:latest"}, true},
+		{"untagged", Spec{Ref: "dev.local/wdm/x"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := Build(tc.spec)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			cf, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cf.Config.User != tc.spec.User || cf.Config.Entrypoint[0] != tc.spec.Entrypoint[0] || cf.OS != "linux" {
+				t.Errorf("config %+v", cf.Config)
+			}
+		})
+	}
+}
+
+func TestSameFilesSameDigest(t *testing.T) {
+	spec := Spec{Ref: "dev.local/wdm/x:v1", Files: []File{{Path: "/a", Data: []byte("a")}}, Entrypoint: []string{"/a"}}
+	digest := func(s Spec) string {
+		img, err := Build(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.String()
+	}
+	if digest(spec) != digest(spec) {
+		t.Fatal("the same image gave two digests")
+	}
+	other := spec
+	other.Entrypoint = []string{"/b"}
+	layer, _ := Tar(spec.Files)
+	if Digest(layer, spec) == Digest(layer, other) {
+		t.Fatal("a different entrypoint kept the content key")
+	}
+}
+
+func TestWriteMakesATarball(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "x.tar")
+	if _, err := Write(Spec{Ref: "dev.local/wdm/x:v1", Entrypoint: []string{"/x"}}, file); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[h.Name] = true
+	}
+	if !names["manifest.json"] {
+		t.Fatalf("no manifest.json in %v", names)
+	}
+}
