@@ -154,7 +154,7 @@ conntrack:
 // Files is every configuration file the node's daemons read, by path.
 func (l Layout) Files() map[string]string {
 	return map[string]string{
-		l.Path("containerd", "config.toml"):                      l.ContainerdConfig(),
+		l.Path("containerd", "config.toml"):                       l.ContainerdConfig(),
 		l.Path("containerd", "certs.d", "_default", "hosts.toml"): RegistryHosts(),
 		l.Path("cni", "net.d", "10-wdm-pods.conflist"):            l.CNIConfig(),
 		l.Path("config", "resolv.conf"):                           l.ResolvConf(),

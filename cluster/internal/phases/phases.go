@@ -38,17 +38,17 @@ type Options struct {
 
 // Info is what a running cluster tells its clients (cluster.json).
 type Info struct {
-	Kubeconfig     string            `json:"kubeconfig"`      // for the host, through APIAddress
-	APIAddress     string            `json:"apiAddress"`      // 127.0.0.1:port
-	Ingress        string            `json:"ingress"`         // 127.0.0.1:port, public routes
-	IngressLocal   string            `json:"ingressLocal"`    // 127.0.0.1:port, cluster-local routes
-	NetNS          string            `json:"netns"`           // run clients inside it with nsenter
-	NodeIP         string            `json:"nodeIP"`          //
-	Kubectl        string            `json:"kubectl"`         // the kubectl built here
+	Kubeconfig     string            `json:"kubeconfig"`       // for the host, through APIAddress
+	APIAddress     string            `json:"apiAddress"`       // 127.0.0.1:port
+	Ingress        string            `json:"ingress"`          // 127.0.0.1:port, public routes
+	IngressLocal   string            `json:"ingressLocal"`     // 127.0.0.1:port, cluster-local routes
+	NetNS          string            `json:"netns"`            // run clients inside it with nsenter
+	NodeIP         string            `json:"nodeIP"`           //
+	Kubectl        string            `json:"kubectl"`          // the kubectl built here
 	ContainerdSock string            `json:"containerdSocket"` // for ctr images import
-	ContainerdLog  string            `json:"containerdLog"`   // where a pull would show
-	Images         map[string]string `json:"images"`          // what cluster-up imported
-	Domain         string            `json:"domain"`          // Knative's public domain
+	ContainerdLog  string            `json:"containerdLog"`    // where a pull would show
+	Images         map[string]string `json:"images"`           // what cluster-up imported
+	Domain         string            `json:"domain"`           // Knative's public domain
 	Cache          string            `json:"cache"`
 }
 

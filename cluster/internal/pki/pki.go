@@ -99,8 +99,8 @@ func (ca *CA) Issue(id Identity) (certPEM, keyPEM []byte, err error) {
 type Files string
 
 // CACert, Cert and Key are file paths inside the directory.
-func (f Files) CACert() string         { return filepath.Join(string(f), "ca.crt") }
-func (f Files) CAKey() string          { return filepath.Join(string(f), "ca.key") }
+func (f Files) CACert() string          { return filepath.Join(string(f), "ca.crt") }
+func (f Files) CAKey() string           { return filepath.Join(string(f), "ca.key") }
 func (f Files) Cert(name string) string { return filepath.Join(string(f), name+".crt") }
 func (f Files) Key(name string) string  { return filepath.Join(string(f), name+".key") }
 
