@@ -25,7 +25,7 @@ import (
 )
 
 // crdSource is a CRD file inside a Go module the module proxy serves, at
-// the version of the operator the README's GKE guide installs. sum is the
+// the version of the operator docs/deploying-gke.md installs. sum is the
 // module's go.sum hash, checked against what `go mod download` fetched.
 type crdSource struct {
 	module, version, sum, file string

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Deploys the shop onto a cluster that has the platform installed (see the
-# README's GKE guide): builds the two images with ko, pins them by digest in
+# Deploys the shop onto a cluster that has the platform installed (see
+# docs/deploying-gke.md): builds the two images with ko, pins them by digest in
 # a kustomization of its own (under .wdm/deploy, on top of the chosen
 # overlay), then applies the overlay phase by phase, waiting for each:
 #

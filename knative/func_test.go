@@ -141,10 +141,10 @@ func TestFuncYAMLMatchesFuncSchema(t *testing.T) {
 }
 
 // TestFuncDeployIsClusterLocalAsDocumented: the Service `func deploy`
-// creates is what the README says it is. It must be cluster-local (else
+// creates is what the deployment guide says it is. It must be cluster-local (else
 // Kourier's public listener serves its /events/* paths), fall under the
 // function pods' NetworkPolicy, and get K_SINK from the SinkBinding; and the
-// README must say it is one cluster-local Service beside the deployed shop,
+// guide must say it is one cluster-local Service beside the deployed shop,
 // not a shop of its own.
 func TestFuncDeployIsClusterLocalAsDocumented(t *testing.T) {
 	f := readFuncYAML(t)
@@ -177,21 +177,21 @@ func TestFuncDeployIsClusterLocalAsDocumented(t *testing.T) {
 		t.Errorf("the SinkBinding does not select the func-deployed Service (labels %v): it would start without K_SINK", podLabels)
 	}
 
-	section := readmeSection(t, "Knative deployment")
+	section := guideSection(t, "Knative deployment")
 	var claims []string
 	for _, sentence := range regexp.MustCompile(`[^.]*\x60func deploy\x60[^.]*\.`).FindAllString(section, -1) {
 		claims = append(claims, strings.Join(strings.Fields(sentence), " "))
 	}
 	if len(claims) == 0 {
-		t.Fatal("the README's Knative section says nothing about `func deploy`")
+		t.Fatal("the deployment guide's Knative section says nothing about `func deploy`")
 	}
 	text := strings.Join(claims, " ")
 	if !strings.Contains(text, "cluster-local") {
-		t.Errorf("the README does not say `func deploy` gives a cluster-local Service: %q", text)
+		t.Errorf("the deployment guide does not say `func deploy` gives a cluster-local Service: %q", text)
 	}
 	for _, overclaim := range []string{"whole shop", "quick try", "public"} {
 		if strings.Contains(text, overclaim) {
-			t.Errorf("the README says `func deploy` gives %q: %q", overclaim, text)
+			t.Errorf("the deployment guide says `func deploy` gives %q: %q", overclaim, text)
 		}
 	}
 }

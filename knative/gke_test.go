@@ -225,24 +225,28 @@ func annotationQuantities(t *testing.T, m manifest) map[string]resource.Quantity
 	return out
 }
 
-func readme(t *testing.T) string {
+// deployGuide is the cluster deployment guide, whose claims these tests hold
+// to the manifests.
+const deployGuide = "../docs/deploying-gke.md"
+
+func readDeployGuide(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile("../README.md")
+	data, err := os.ReadFile(deployGuide)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(data)
 }
 
-// readmeSection is the README's text from the heading title to the next
-// heading of the same or a higher level.
-func readmeSection(t *testing.T, title string) string {
+// guideSection is the deployment guide's text from the heading title to the
+// next heading of the same or a higher level.
+func guideSection(t *testing.T, title string) string {
 	t.Helper()
-	text := readme(t)
+	text := readDeployGuide(t)
 	re := regexp.MustCompile(`(?m)^(#+) ` + regexp.QuoteMeta(title) + `\s*$`)
 	loc := re.FindStringSubmatchIndex(text)
 	if loc == nil {
-		t.Fatalf("README has no section %q", title)
+		t.Fatalf("%s has no section %q", deployGuide, title)
 	}
 	level := text[loc[2]:loc[3]]
 	rest := text[loc[1]:]
@@ -289,17 +293,17 @@ func allocatableMilliCPU(vcpus int) int64 {
 	return int64(total)
 }
 
-// machineVCPUs are the machine types the README may document.
+// machineVCPUs are the machine types the deployment guide may document.
 var machineVCPUs = map[string]int{
 	"e2-standard-2": 2, "e2-standard-4": 4, "e2-standard-8": 8, "e2-standard-16": 16,
 	"n2-standard-4": 4, "n2-standard-8": 8, "n2-standard-16": 16,
 }
 
-// documentedNodePool reads the shop's node pool from the README's
+// documentedNodePool reads the shop's node pool from the deployment guide's
 // `gcloud container clusters create` command.
 func documentedNodePool(t *testing.T) (nodes int, machine string) {
 	t.Helper()
-	section := readmeSection(t, "Deploying on GKE")
+	section := guideSection(t, "Deploying on GKE")
 	cmd := regexp.MustCompile("`(gcloud container clusters create [^`]+)`").FindStringSubmatch(section)
 	if cmd == nil {
 		t.Fatal("the GKE guide has no `gcloud container clusters create` command")
@@ -328,7 +332,7 @@ func documentedNodePool(t *testing.T) (nodes int, machine string) {
 // once warm (database instances, RabbitMQ, the warm instances of every
 // Service with their queue-proxies, the broker's ingress, one dispatcher per
 // Trigger and one per dead-letter queue) and checks it against the node pool
-// the README tells users to create, less the system's share.
+// the deployment guide tells users to create, less the system's share.
 func TestDocumentedClusterFitsRequests(t *testing.T) {
 	nodes, machine := documentedNodePool(t)
 	vcpus, ok := machineVCPUs[machine]

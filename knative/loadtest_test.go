@@ -3,7 +3,6 @@ package knative
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -129,7 +128,7 @@ func locustCalls(t *testing.T) []locustCall {
 // route of API.md, its URL has that route's shape, and both workloads are
 // there: the 2023 scenarios and the 2024 batch_init-then-checkout.
 func TestLocustfileRoutesMatchAPI(t *testing.T) {
-	api := apiRoutes(t, filepath.Join("..", "..", "shared", "API.md"))
+	api := apiRoutes(t, apiDoc)
 	calls := locustCalls(t)
 	sent := map[string]bool{}
 	for _, c := range calls {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A walk through every endpoint of ../shared/API.md with curl against a running
+# A walk through every endpoint of docs/API.md with curl against a running
 # stack (default http://127.0.0.1:8000). Exits non-zero at the first answer that
 # differs from the contract. Usage: scripts/api-walk.sh [BASE_URL]
 set -euo pipefail

@@ -70,7 +70,7 @@ func (r *RabbitMQ) Command() (*exec.Cmd, error) {
 		// few hundred messages a second need a fraction of a core, and a
 		// second scheduler only adds wake-ups between the two (in the
 		// flow workload RabbitMQ took about 30 % less CPU per checkout;
-		// README "Performance").
+		// README "Performance" at commit 53a5078).
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none",
 		// The rabbitmq-server script forks the Erlang VM into the background
 		// and waits for it, unless it believes systemd runs it: then it execs

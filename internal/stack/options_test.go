@@ -39,7 +39,7 @@ func TestDefaultsAreTheSameForUpAndTests(t *testing.T) {
 		t.Errorf("cmd/up and tests differ (-up +test):\n%s", diff)
 	}
 	if up.GatewayAddr != "127.0.0.1:8000" || up.Grouping != GroupByDomain || up.PingInterval != time.Second {
-		t.Errorf("defaults %+v are not those README documents", up)
+		t.Errorf("defaults %+v are not those docs/configuration.md documents", up)
 	}
 }
 

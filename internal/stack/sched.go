@@ -16,7 +16,7 @@ const (
 // Go processes, Postgres and RabbitMQ, a checkout is a relay of wake-ups
 // (gateway, order, broker, RabbitMQ, stock, saga, payment, a Postgres
 // backend per statement), each wake-up is a context switch, and in this VM
-// the switches cost more than the work between them (README "Performance"):
+// the switches cost more than the work between them (docs/performance.md):
 //   - Timer slack: the Go runtime's sysmon thread polls every 20 µs while its
 //     process is busy, one wake-up per poll; with slack its sleeps coalesce
 //     with other wake-ups. It delays the process's timers by at most the

@@ -236,7 +236,7 @@ func (s *Stack) startPing(sink string) {
 // every request it takes; on this stack's 2-core machine, shared by six Go
 // processes, Postgres and RabbitMQ, measured on the checkout workload, one P
 // each took about 15 % less CPU per checkout in those processes and
-// lowered the tail (README "Performance").
+// lowered the tail (README "Performance" at commit 53a5078).
 const goProcs = "1"
 
 // component is a process of one of the stack's binaries with settings env.

@@ -10,7 +10,7 @@ CheckoutUser  the 2024 test: batch_init items, users and orders once when
 Against `make up`:
     locust -f knative/loadtest/locustfile.py --host http://127.0.0.1:8000 MixedUser
     locust -f knative/loadtest/locustfile.py --host http://127.0.0.1:8000 CheckoutUser
-In a cluster: kubectl apply -k knative/loadtest (see the README), against
+In a cluster: kubectl apply -k knative/loadtest (see docs/deploying-gke.md), against
 the bench overlay, which routes batch_init.
 
 Every request goes through call(); its third argument is the route as
