@@ -47,8 +47,9 @@ func FS(domain string) (fs.FS, error) {
 // (re)applies the domain's functions folder. Several processes may call it at
 // once (every function applies its own domain's migrations at start when told
 // to): a Postgres advisory lock held for the whole goose run serialises them,
-// and the later ones find nothing to do; another one, held by the functions'
-// transaction, keeps two of them from replacing the same function at once.
+// and the later ones find no migration to run; another one, held by the
+// functions' transaction, keeps two of them from replacing the same function
+// at once.
 func Apply(ctx context.Context, dsn string, domain string) error {
 	fsys, err := FS(domain)
 	if err != nil {
