@@ -58,8 +58,8 @@ type Outcome struct {
 }
 
 // Store keeps sagas in the order database. Its writes are the order
-// database's functions of db-migrations/order 00003 (redefined by 00006), one
-// statement each.
+// database's functions (db-migrations/order/functions/checkout_begin.sql and
+// saga_step.sql), one statement each.
 type Store struct {
 	db pgtx.Executor
 }

@@ -527,9 +527,9 @@ func terminateListener(t *testing.T, pool *pgxpool.Pool) {
 }
 
 // TestTransitionsInPostgres holds the saga_transitions table that saga_step
-// uses (db-migrations/order 00003, rewritten by 00005) equal to the Go machine, Transition, for
-// every state and input, and the order statuses it writes equal to the
-// order domain's.
+// uses (db-migrations/order/functions/saga_transitions.sql) equal to the Go
+// machine, Transition, for every state and input, and the order statuses it
+// writes equal to the order domain's.
 func TestTransitionsInPostgres(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -1,6 +1,7 @@
 // Command migrate brings the order, stock and payment databases up to the
-// newest migration. In a cluster it runs as a Job before the functions roll
-// out; locally `make up` applies the same migrations in-process.
+// newest migration and reapplies their functions folders (docs/sql.md). In a
+// cluster it runs as a Job before the functions roll out; locally `make up`
+// applies the same SQL in-process.
 package main
 
 import (

@@ -33,7 +33,7 @@ func (h *Events) Debit(ctx context.Context, in event.Event) (*event.Event, error
 
 // Debit takes the saga's total cost from the user's credit unless the ledger
 // already has a row for the saga, and returns the saga's ledger row. It is
-// one statement (payment_debit, db-migrations/payment 00003 and 00004),
+// one statement (payment_debit, db-migrations/payment/functions/payment_debit.sql),
 // which settles duplicates, late steps and races with the refund by claiming
 // the ledger row first.
 func (s *Store) Debit(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {

@@ -6,8 +6,8 @@ import (
 	"github.com/wdm-knative/webshop/schemas"
 )
 
-// LedgerState is what payment did for one checkout saga (db-migrations/
-// payment 00002 explains each).
+// LedgerState is what payment did for one checkout saga (the table's
+// migration, db-migrations/payment/00002_saga_ledger.sql, explains each).
 type LedgerState string
 
 // The ledger states.

@@ -32,7 +32,7 @@ func (h *Events) Refund(ctx context.Context, in event.Event) (*event.Event, erro
 
 // Refund gives back a saga's debit, or writes a tombstone when there is none
 // yet, and returns the saga's ledger row afterwards; one statement
-// (payment_refund, db-migrations/payment 00003 and 00004).
+// (payment_refund, db-migrations/payment/functions/payment_refund.sql).
 func (s *Store) Refund(ctx context.Context, req schemas.CheckoutCompensate) (LedgerEntry, error) {
 	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
 		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM payment_refund($1, $2, $3)`,

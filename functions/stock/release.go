@@ -32,7 +32,7 @@ func (h *Events) Release(ctx context.Context, in event.Event) (*event.Event, err
 
 // Release gives back a saga's reservation, or writes a tombstone when there
 // is none yet, and returns the saga's ledger row afterwards; one statement
-// (stock_release, db-migrations/stock 00003 and 00004).
+// (stock_release, db-migrations/stock/functions/stock_release.sql).
 func (s *Store) Release(ctx context.Context, sagaID, orderID string) (LedgerEntry, error) {
 	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
 		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM stock_release($1, $2)`, sagaID, orderID))

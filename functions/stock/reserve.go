@@ -35,9 +35,9 @@ func (h *Events) Reserve(ctx context.Context, in event.Event) (*event.Event, err
 
 // Reserve takes the saga's items unless the ledger already has a row for the
 // saga, and returns the saga's ledger row. It is one statement
-// (stock_reserve, db-migrations/stock 00003 and 00004), which settles
-// duplicates, late steps and races with the compensation by claiming the
-// ledger row first.
+// (stock_reserve, db-migrations/stock/functions/stock_reserve.sql), which
+// settles duplicates, late steps and races with the compensation by claiming
+// the ledger row first.
 func (s *Store) Reserve(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
 	items, overflow := mergeItems(req.Items)
 	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
