@@ -21,6 +21,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/wdm-knative/webshop/cluster/internal/footprint"
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
 	"github.com/wdm-knative/webshop/cluster/internal/netns"
 	"github.com/wdm-knative/webshop/cluster/internal/phases"
@@ -50,12 +51,8 @@ func TestMain(m *testing.M) {
 func setup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dir := os.Getenv("WDM_CLUSTER_DIR")
-	if dir == "" {
-		dir = "/var/lib/wdm-cluster"
-	}
 	var err error
-	if info, err = phases.ReadInfo(dir); err != nil {
+	if info, err = phases.ReadInfo(clusterDir()); err != nil {
 		return err
 	}
 	k = kube.Client{Kubectl: info.Kubectl, Kubeconfig: info.Kubeconfig}
@@ -103,6 +100,13 @@ func setup() error {
 		}
 	}
 	return nil
+}
+
+func clusterDir() string {
+	if dir := os.Getenv("WDM_CLUSTER_DIR"); dir != "" {
+		return dir
+	}
+	return "/var/lib/wdm-cluster"
 }
 
 func apply(ctx context.Context, file string) error {
@@ -435,6 +439,32 @@ func TestPingSourceFiresOnSchedule(t *testing.T) {
 	}
 	if gap := times[1].Sub(times[0]); gap < 50*time.Second || gap > 70*time.Second {
 		t.Errorf("pings %s apart, want about a minute", gap)
+	}
+}
+
+// The cluster at rest (the smoke Services back at zero) must leave room
+// for the shop on 2 cores and 24 GiB: the aim is a quarter of a core and
+// 3 GiB; twice the CPU aim fails, as does the memory aim.
+func TestIdleFootprint(t *testing.T) {
+	for _, svc := range []string{"stock-find", "replier", "bound"} {
+		err := kube.Poll(context.Background(), 3*time.Minute, 2*time.Second, func(context.Context) (bool, string, error) {
+			n := podCount(t, "serving.knative.dev/service="+svc)
+			return n == 0, fmt.Sprintf("%s has %d pods", svc, n), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := footprint.Measure(func() []int { return phases.ClusterPIDs(clusterDir()) }, 60*time.Second)
+	t.Logf("REPORT idle footprint: %s", u)
+	if u.Processes < 10 {
+		t.Fatalf("only %d processes measured: not the cluster", u.Processes)
+	}
+	if u.Cores > 0.5 {
+		t.Errorf("idle CPU %.3f cores, over twice the aim of 0.25", u.Cores)
+	}
+	if u.PSSBytes > 3<<30 {
+		t.Errorf("idle memory %.2f GiB, over the 3 GiB aim", float64(u.PSSBytes)/(1<<30))
 	}
 }
 

@@ -57,32 +57,35 @@ func Knative(src KnativeSources, images map[string]string, cfg KnativeConfig) ([
 
 // replaceKo swaps every "ko://path" string for the image built here.
 func replaceKo(v any, images map[string]string, missing *[]string) {
+	swap := func(x any) (any, bool) {
+		s, ok := x.(string)
+		if !ok || !strings.HasPrefix(s, "ko://") {
+			return x, false
+		}
+		ref, found := images[strings.TrimPrefix(s, "ko://")]
+		if !found {
+			*missing = append(*missing, s)
+		}
+		return ref, true
+	}
 	switch t := v.(type) {
 	case Doc:
 		replaceKo(map[string]any(t), images, missing)
 	case map[string]any:
 		for k, x := range t {
-			if s, ok := x.(string); ok && strings.HasPrefix(s, "ko://") {
-				ref, found := images[strings.TrimPrefix(s, "ko://")]
-				if !found {
-					*missing = append(*missing, s)
-				}
+			if ref, ok := swap(x); ok {
 				t[k] = ref
-				continue
+			} else {
+				replaceKo(x, images, missing)
 			}
-			replaceKo(x, images, missing)
 		}
 	case []any:
 		for i, x := range t {
-			if s, ok := x.(string); ok && strings.HasPrefix(s, "ko://") {
-				ref, found := images[strings.TrimPrefix(s, "ko://")]
-				if !found {
-					*missing = append(*missing, s)
-				}
+			if ref, ok := swap(x); ok {
 				t[i] = ref
-				continue
+			} else {
+				replaceKo(x, images, missing)
 			}
-			replaceKo(x, images, missing)
 		}
 	}
 }

@@ -88,12 +88,7 @@ func (l Layout) Daemons(b Bins) []Daemon {
 			"profiling", "false",
 			"event-ttl", "30m",
 		)...), Ready: "https://127.0.0.1:6443/readyz"},
-		{Name: "kube-controller-manager", Argv: append([]string{k("kube-controller-manager")}, flags(
-			"kubeconfig", l.Kubeconfig("kube-controller-manager"),
-			"authentication-kubeconfig", l.Kubeconfig("kube-controller-manager"),
-			"authorization-kubeconfig", l.Kubeconfig("kube-controller-manager"),
-			"bind-address", "127.0.0.1",
-			"leader-elect", "false",
+		{Name: "kube-controller-manager", Argv: append([]string{k("kube-controller-manager")}, l.controlPlaneFlags("kube-controller-manager",
 			"use-service-account-credentials", "true",
 			"root-ca-file", p("ca.crt"),
 			"service-account-private-key-file", p("sa.key"),
@@ -102,16 +97,9 @@ func (l Layout) Daemons(b Bins) []Daemon {
 			"cluster-cidr", l.ClusterCIDR,
 			"service-cluster-ip-range", l.ServiceCIDR,
 			"controllers", "*,-cloud-node-lifecycle",
-			"profiling", "false",
 		)...), Ready: "https://127.0.0.1:10257/healthz"},
-		{Name: "kube-scheduler", Argv: append([]string{k("kube-scheduler")}, flags(
-			"kubeconfig", l.Kubeconfig("kube-scheduler"),
-			"authentication-kubeconfig", l.Kubeconfig("kube-scheduler"),
-			"authorization-kubeconfig", l.Kubeconfig("kube-scheduler"),
-			"bind-address", "127.0.0.1",
-			"leader-elect", "false",
-			"profiling", "false",
-		)...), Ready: "https://127.0.0.1:10259/healthz"},
+		{Name: "kube-scheduler", Argv: append([]string{k("kube-scheduler")}, l.controlPlaneFlags("kube-scheduler")...),
+			Ready: "https://127.0.0.1:10259/healthz"},
 		{Name: "kubelet", Argv: append([]string{k("kubelet")}, flags(
 			"config", l.Path("config", "kubelet.yaml"),
 			"kubeconfig", l.Kubeconfig("kubelet"),
@@ -124,4 +112,19 @@ func (l Layout) Daemons(b Bins) []Daemon {
 			"config", l.Path("config", "kube-proxy.yaml"),
 		)...), Ready: "http://127.0.0.1:10256/healthz"},
 	}
+}
+
+// controlPlaneFlags are the flags the controller-manager and the scheduler
+// share: their own kubeconfig for every client, a loopback health port, no
+// leader election (one of each), then the extra flags.
+func (l Layout) controlPlaneFlags(name string, extra ...string) []string {
+	kc := l.Kubeconfig(name)
+	return flags(append([]string{
+		"kubeconfig", kc,
+		"authentication-kubeconfig", kc,
+		"authorization-kubeconfig", kc,
+		"bind-address", "127.0.0.1",
+		"leader-elect", "false",
+		"profiling", "false",
+	}, extra...)...)
 }

@@ -229,3 +229,29 @@ func checkNothingLeft(dir, ns string) error {
 	}
 	return nil
 }
+
+// ClusterPIDs are every process of the cluster in dir: the daemons, the
+// forwarders, containerd's shims and every container process under them.
+func ClusterPIDs(dir string) []int {
+	seen := map[int]bool{}
+	var out []int
+	add := func(pids ...int) {
+		for _, p := range pids {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	procs := proc.Dir(dir)
+	for _, name := range procs.Names() {
+		if pid, err := procs.PID(name); err == nil {
+			add(pid)
+		}
+	}
+	for _, p := range proc.Matching(dir + "/") {
+		add(p)
+		add(descendants(p)...)
+	}
+	return out
+}

@@ -56,11 +56,12 @@ func (d Dir) Start(name string, argv []string, env []string) (int, error) {
 
 // Alive reports whether the named process still runs.
 func (d Dir) Alive(name string) bool {
-	pid, err := d.pid(name)
+	pid, err := d.PID(name)
 	return err == nil && alive(pid)
 }
 
-func (d Dir) pid(name string) (int, error) {
+// PID is the recorded process id of the named process.
+func (d Dir) PID(name string) (int, error) {
 	b, err := os.ReadFile(d.pidFile(name))
 	if err != nil {
 		return 0, err
@@ -107,7 +108,7 @@ func (d Dir) Names() []string {
 
 // Stop ends the named process: SIGTERM, then SIGKILL after grace.
 func (d Dir) Stop(name string, grace time.Duration) error {
-	pid, err := d.pid(name)
+	pid, err := d.PID(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

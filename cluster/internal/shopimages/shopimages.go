@@ -48,12 +48,20 @@ func Function(ctx context.Context, shopRoot, cache string) (image.Spec, error) {
 	if err != nil {
 		return image.Spec{}, err
 	}
+	spec := binarySpec("dev.local/webshop/function", "function", fn)
+	spec.Files = append(spec.Files, image.File{Path: "/ko-app/migrate", Source: migrate})
+	return spec, nil
+}
+
+// binarySpec is an image of one static binary at /ko-app/NAME (where ko
+// puts it), run as the non-root user.
+func binarySpec(ref, name, bin string) image.Spec {
 	return image.Spec{
-		Ref:        "dev.local/webshop/function",
+		Ref:        ref,
 		User:       image.NonRoot,
-		Files:      []image.File{{Path: "/ko-app/function", Source: fn}, {Path: "/ko-app/migrate", Source: migrate}},
-		Entrypoint: []string{"/ko-app/function"},
-	}, nil
+		Files:      []image.File{{Path: "/ko-app/" + name, Source: bin}},
+		Entrypoint: []string{"/ko-app/" + name},
+	}
 }
 
 // Postgres is Debian's Postgres 15 with its libraries, share folder and a
@@ -138,10 +146,5 @@ func App(ctx context.Context, clusterModule, cache string) (image.Spec, error) {
 	if err != nil {
 		return image.Spec{}, err
 	}
-	return image.Spec{
-		Ref:        "dev.local/wdm/smokeapp",
-		User:       image.NonRoot,
-		Files:      []image.File{{Path: "/ko-app/smokeapp", Source: bin}},
-		Entrypoint: []string{"/ko-app/smokeapp"},
-	}, nil
+	return binarySpec("dev.local/wdm/smokeapp", "smokeapp", bin), nil
 }
