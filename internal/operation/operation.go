@@ -199,8 +199,9 @@ func Select(setting string) ([]Operation, error) {
 	return out, nil
 }
 
-// PathPrefix is the public path prefix of a route pattern ("/stock/", ...).
-func PathPrefix(route string) string {
+// DomainPathPrefix is the first path element of a route pattern, which all
+// routes of a domain share: "POST /stock/find/{item_id}" -> "/stock/".
+func DomainPathPrefix(route string) string {
 	_, path, _ := strings.Cut(route, " ")
 	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)
 	return "/" + parts[0] + "/"
