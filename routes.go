@@ -19,7 +19,7 @@ import (
 )
 
 // route mounts every selected operation: HTTP routes from the domain
-// packages, the checkout and the event operations from events.go, each
+// packages, the checkout, and the event operations (eventHandlers), each
 // counted and timed under its operation name; and GET /metrics, on the
 // port Knative sends requests to and Prometheus scrapes.
 func route(ctx context.Context, w *wiring) (*api.Router, error) {
@@ -88,7 +88,7 @@ func mountEvents(rt *api.Router, ops []operation.Operation, handlers map[string]
 		}
 		h, ok := handlers[op.Name]
 		if !ok {
-			return fmt.Errorf("event operation %s has no handler (wired in events.go)", op.Name)
+			return fmt.Errorf("event operation %s has no handler (wired in eventHandlers, routes.go)", op.Name)
 		}
 		rt.Handle("POST "+op.EventPath, h)
 	}
