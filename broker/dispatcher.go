@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/wdm-knative/webshop/internal/metrics"
@@ -285,14 +284,6 @@ func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a a
 	// the redelivery is dead-lettered (and counted) again.
 	d.trigger.DeadLettered()
 	d.settle(dl.Ack, log)
-}
-
-func (d *dispatcher) publishEvent(ctx context.Context, exchange string, ev *event.Event) error {
-	msg, err := toPublishing(ev)
-	if err != nil {
-		return err
-	}
-	return d.publish(ctx, exchange, msg)
 }
 
 func (d *dispatcher) publish(ctx context.Context, exchange string, msg amqp.Publishing) error {
