@@ -510,20 +510,27 @@ func waitForWaiters(t *testing.T, o *Outcomes, id string, n int) {
 // terminateListener kills the listener's backend once it is listening.
 func terminateListener(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
+	pollCount(t, pool, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN%' AND datname = current_database()`,
+		func(n int) bool { return n == 1 }, "no listener to terminate")
+}
+
+// pollCount runs a count query on pool every 10 ms until done holds for its
+// count, and fails the test with failure if it does not within 5 s.
+func pollCount(t *testing.T, pool *pgxpool.Pool, query string, done func(n int) bool, failure string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		var n int
-		err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE query LIKE 'LISTEN%' AND datname = current_database()`).Scan(&n)
-		if err != nil {
+		if err := pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 {
+		if done(n) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("no listener to terminate")
+	t.Fatal(failure)
 }
 
 // TestTransitionsInPostgres holds the saga_transitions table that saga_step
@@ -752,19 +759,9 @@ func TestWaitingForTheLock(t *testing.T) {
 // waitForLockWait returns once a backend of pool's database waits for a lock.
 func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		var n int
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("nobody waits for the lock")
+	pollCount(t, pool, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+		func(n int) bool { return n > 0 }, "nobody waits for the lock")
 }
 
 // TestSweepsAtOnce runs several sweeps at the same time over stalled sagas:
