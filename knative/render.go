@@ -36,28 +36,21 @@ func execute(name string, data any) ([]byte, error) {
 // Generated renders the files derived from internal/operation, keyed by their
 // path relative to the knative/ directory.
 func Generated() (map[string][]byte, error) {
-	services, err := renderServices()
-	if err != nil {
-		return nil, err
+	renderers := map[string]func() ([]byte, error){
+		"base/eventtypes.yaml":                 renderEventTypes,
+		"base/services.yaml":                   renderServices,
+		"base/httproutes.yaml":                 renderRoutes,
+		"overlays/bench/admin-httproutes.yaml": renderAdminRoutes,
 	}
-	routes, err := renderRoutes()
-	if err != nil {
-		return nil, err
+	files := make(map[string][]byte, len(renderers))
+	for name, render := range renderers {
+		b, err := render()
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", name, err)
+		}
+		files[name] = b
 	}
-	admin, err := renderAdminRoutes()
-	if err != nil {
-		return nil, err
-	}
-	eventTypes, err := renderEventTypes()
-	if err != nil {
-		return nil, err
-	}
-	return map[string][]byte{
-		"base/eventtypes.yaml":                 eventTypes,
-		"base/services.yaml":                   services,
-		"base/httproutes.yaml":                 routes,
-		"overlays/bench/admin-httproutes.yaml": admin,
-	}, nil
+	return files, nil
 }
 
 // serviceView is one Service of services.yaml.tmpl.
