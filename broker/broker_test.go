@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/testenv"
 )
 
@@ -137,8 +138,8 @@ func TestRetryThenDeadLetter(t *testing.T) {
 		ev, data := deadLetter(t, amqpURL, name, "d1 after its retries")
 		checks := map[string]bool{
 			"id d1":                     ev.ID() == "d1",
-			"knativeerrorcode 503":      ev.Extensions()[ExtErrorCode] == "503",
-			"knativeerrordest target":   ev.Extensions()[ExtErrorDest] == down.URL+"/events/down",
+			"knativeerrorcode 503":      ev.Extensions()[eventhttp.ExtErrorCode] == "503",
+			"knativeerrordest target":   ev.Extensions()[eventhttp.ExtErrorDest] == down.URL+"/events/down",
 			"knativeerrordata its body": data == "status 503",
 		}
 		for what, ok := range checks {
@@ -280,7 +281,7 @@ func TestInvalidReplyDeadLettered(t *testing.T) {
 		t.Fatalf("status = %d", got)
 	}
 	ev, data := deadLetter(t, amqpURL, name, "o1 with an invalid reply")
-	if ev.ID() != "o1" || ev.Extensions()[ExtErrorCode] != "200" || !strings.Contains(data, "invalid reply") {
+	if ev.ID() != "o1" || ev.Extensions()[eventhttp.ExtErrorCode] != "200" || !strings.Contains(data, "invalid reply") {
 		t.Errorf("dead letter = %v (data %q), want o1 with code 200 and the reason", ev, data)
 	}
 	if n := calls.Load(); n != 1 {

@@ -12,14 +12,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
-)
-
-// Extensions Knative sets on a dead-lettered event.
-const (
-	ExtErrorCode = "knativeerrorcode"
-	ExtErrorDest = "knativeerrordest"
-	ExtErrorData = "knativeerrordata"
 )
 
 const (
@@ -259,10 +253,10 @@ func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a a
 		return
 	}
 	failed := ev.Clone()
-	failed.SetExtension(ExtErrorDest, d.route.target)
-	failed.SetExtension(ExtErrorCode, int32(a.status))
+	failed.SetExtension(eventhttp.ExtErrorDest, d.route.target)
+	failed.SetExtension(eventhttp.ExtErrorCode, int32(a.status))
 	if len(a.data) > 0 {
-		failed.SetExtension(ExtErrorData, base64.StdEncoding.EncodeToString(a.data))
+		failed.SetExtension(eventhttp.ExtErrorData, base64.StdEncoding.EncodeToString(a.data))
 	}
 	log.Error("delivery failed, dead-lettering", "status", a.status, "err", a.err, "subscriber", d.route.target,
 		"dead_letter_sink", d.route.deadLetterSink)

@@ -22,6 +22,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	amqp "github.com/rabbitmq/amqp091-go"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 )
 
 // testBroker is a Broker running against a real RabbitMQ with its ingress
@@ -319,7 +321,7 @@ func deadLetter(t testing.TB, amqpURL, broker, what string) (*event.Event, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	errorData, _ := ev.Extensions()[ExtErrorData].(string)
+	errorData, _ := ev.Extensions()[eventhttp.ExtErrorData].(string)
 	data, _ := base64.StdEncoding.DecodeString(errorData)
 	return ev, string(data)
 }
