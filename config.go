@@ -33,8 +33,9 @@ type Config struct {
 	Migrate bool `envconfig:"MIGRATE" default:"false"`
 
 	// StockURL and PaymentURL are where the order function reaches
-	// stock-find and payment-find-user: the gateway locally, the Knative
-	// routes in a cluster.
+	// stock-find and payment-find-user: locally the process that serves
+	// the operation (the stack skips the gateway), in a cluster the
+	// operation's cluster-local Service.
 	StockURL   string `envconfig:"STOCK_URL"`
 	PaymentURL string `envconfig:"PAYMENT_URL"`
 	// Sink is the broker ingress (Knative's SinkBinding injects K_SINK).

@@ -43,9 +43,9 @@ func New() *Function {
 	}
 }
 
-// wiring is what Start built for the selected operations. The event wiring
-// (events.go) receives it to construct its handlers and to register what
-// must be stopped.
+// wiring is what Start built for the selected operations. The handler
+// wiring (routes.go) receives it to construct its handlers and to register
+// what must be stopped.
 type wiring struct {
 	cfg    Config
 	ops    []operation.Operation

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/wdm-knative/webshop/functions/deadletter"
@@ -19,18 +20,18 @@ import (
 )
 
 // route mounts every selected operation: HTTP routes from the domain
-// packages, the checkout and the event operations from events.go, each
+// packages, the checkout, and the event operations (eventHandlers), each
 // counted and timed under its operation name; and GET /metrics, on the
 // port Knative sends requests to and Prometheus scrapes.
 func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	handlers := map[string]http.Handler{}
-	if p := w.pools["stock"]; p != nil {
-		merge(handlers, stock.NewHandlers(stock.NewStore(p), w.log).Operations())
+	if p := w.pool(operation.Stock); p != nil {
+		maps.Copy(handlers, stock.NewHandlers(stock.NewStore(p), w.log).Operations())
 	}
-	if p := w.pools["payment"]; p != nil {
-		merge(handlers, payment.NewHandlers(payment.NewStore(p), w.log).Operations())
+	if p := w.pool(operation.Payment); p != nil {
+		maps.Copy(handlers, payment.NewHandlers(payment.NewStore(p), w.log).Operations())
 	}
-	if p := w.pools["order"]; p != nil {
+	if p := w.pool(operation.Order); p != nil {
 		var (
 			prices order.Prices
 			users  order.Users
@@ -41,7 +42,7 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 		if w.cfg.PaymentURL != "" {
 			users = order.NewKnownUsers(order.NewPaymentClient(w.cfg.PaymentURL, w.client), knownUsersLimit)
 		}
-		merge(handlers, order.NewHandlers(order.NewStore(p), prices, users, w.log).Operations())
+		maps.Copy(handlers, order.NewHandlers(order.NewStore(p), prices, users, w.log).Operations())
 	}
 	if selected(w.ops, operation.OrderCheckout) {
 		handlers[operation.OrderCheckout] = checkoutHandler(ctx, w)
@@ -51,11 +52,7 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	if err := rt.Mount(w.ops, instrument(w, handlers)); err != nil {
 		return nil, err
 	}
-	events, err := eventHandlers(ctx, w)
-	if err != nil {
-		return nil, err
-	}
-	if err := mountEvents(rt, w.ops, instrument(w, events)); err != nil {
+	if err := mountEvents(rt, w.ops, instrument(w, eventHandlers(ctx, w))); err != nil {
 		return nil, err
 	}
 	rt.Handle("GET /metrics", metrics.Handler(w.registry))
@@ -88,36 +85,25 @@ func mountEvents(rt *api.Router, ops []operation.Operation, handlers map[string]
 		}
 		h, ok := handlers[op.Name]
 		if !ok {
-			return fmt.Errorf("event operation %s has no handler (wired in events.go)", op.Name)
+			return fmt.Errorf("event operation %s has no handler (wired in eventHandlers, routes.go)", op.Name)
 		}
 		rt.Handle("POST "+op.EventPath, h)
 	}
 	return nil
 }
 
-func merge(dst, src map[string]http.Handler) {
-	for k, v := range src {
-		dst[k] = v
-	}
-}
-
 // eventHandlers returns the CloudEvent handler of each event operation of
-// w.ops, keyed by operation name; Start mounts each at the operation's
+// w.ops, keyed by operation name; route mounts each at the operation's
 // EventPath. The handlers have the Knative func CloudEvent signature;
 // eventhttp serves them the way the broker's dispatcher expects (binary
 // mode, reply in the response, 5xx to retry, 400 to refuse for good).
-func eventHandlers(ctx context.Context, w *wiring) (map[string]http.Handler, error) {
+func eventHandlers(ctx context.Context, w *wiring) map[string]http.Handler {
 	handlers := map[string]eventhttp.Handler{}
-	add := func(ops map[string]eventhttp.Handler) {
-		for name, h := range ops {
-			handlers[name] = h
-		}
-	}
 	if p := w.pool(operation.Stock); p != nil {
-		add(stock.NewEvents(stock.NewStore(p), w.log).Operations())
+		maps.Copy(handlers, stock.NewEvents(stock.NewStore(p), w.log).Operations())
 	}
 	if p := w.pool(operation.Payment); p != nil {
-		add(payment.NewEvents(payment.NewStore(p), w.log).Operations())
+		maps.Copy(handlers, payment.NewEvents(payment.NewStore(p), w.log).Operations())
 	}
 	if p := w.pool(operation.Saga); p != nil {
 		opts := w.cfg.sagaOptions()
@@ -128,7 +114,7 @@ func eventHandlers(ctx context.Context, w *wiring) (map[string]http.Handler, err
 			opts.Metrics = metrics.NewSaga(w.registry)
 		}
 		events := saga.NewEvents(saga.NewStore(p), w.sink(), opts, w.log)
-		add(events.Operations())
+		maps.Copy(handlers, events.Operations())
 		if selected(w.ops, operation.SagaSweep) {
 			w.background(ctx, events.RunSweeps)
 			// Where the sweep runs: the sagas it re-drives in vain are the stuck ones.
@@ -140,18 +126,20 @@ func eventHandlers(ctx context.Context, w *wiring) (map[string]http.Handler, err
 	}
 	if p := w.pool(operation.DeadLetters); p != nil && selected(w.ops, operation.DeadLetter) {
 		store := deadletter.NewStore(p)
-		add(deadletter.NewEvents(store, w.cfg.DeadLetterRetention, metrics.NewDeadLetters(w.registry), w.log).Operations())
+		maps.Copy(handlers, deadletter.NewEvents(store, w.cfg.DeadLetterRetention, metrics.NewDeadLetters(w.registry), w.log).Operations())
 	}
 	out := map[string]http.Handler{}
 	for _, op := range w.ops {
-		if h, ok := handlers[op.Name]; ok && op.Event() {
-			out[op.Name] = eventhttp.New(op.Name, h, w.log)
-			if op.Name == operation.DeadLetter {
-				out[op.Name] = deadletter.WithTrigger(out[op.Name])
-			}
+		h, ok := handlers[op.Name]
+		if !ok || !op.Event() {
+			continue
+		}
+		out[op.Name] = eventhttp.New(op.Name, h, w.log)
+		if op.DeadLetterSink {
+			out[op.Name] = deadletter.WithTrigger(out[op.Name])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // checkoutHandler returns the handler of POST /orders/checkout/{order_id},

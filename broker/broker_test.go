@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/testenv"
 )
 
@@ -135,20 +135,12 @@ func TestRetryThenDeadLetter(t *testing.T) {
 				t.Errorf("wait before retry %d = %v, want about %v ms", i+1, gap, want)
 			}
 		}
-		dl := deadLetters(t, amqpURL, name, 1, waitTimeout)
-		if len(dl) != 1 {
-			t.Fatalf("dead letters = %d, want 1", len(dl))
-		}
-		ev, err := fromDelivery(&dl[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := base64.StdEncoding.DecodeString(ev.Extensions()[ExtErrorData].(string))
+		ev, data := deadLetter(t, amqpURL, name, "d1 after its retries")
 		checks := map[string]bool{
 			"id d1":                     ev.ID() == "d1",
-			"knativeerrorcode 503":      ev.Extensions()[ExtErrorCode] == "503",
-			"knativeerrordest target":   ev.Extensions()[ExtErrorDest] == down.URL+"/events/down",
-			"knativeerrordata its body": string(data) == "status 503",
+			"knativeerrorcode 503":      ev.Extensions()[eventhttp.ExtErrorCode] == "503",
+			"knativeerrordest target":   ev.Extensions()[eventhttp.ExtErrorDest] == down.URL+"/events/down",
+			"knativeerrordata its body": data == "status 503",
 		}
 		for what, ok := range checks {
 			if !ok {
@@ -288,16 +280,8 @@ func TestInvalidReplyDeadLettered(t *testing.T) {
 	if got := send(t, b.ingress, newEvent("o1", "shop.checkout.requested")); got != http.StatusAccepted {
 		t.Fatalf("status = %d", got)
 	}
-	dl := deadLetters(t, amqpURL, name, 1, waitTimeout)
-	if len(dl) != 1 {
-		t.Fatal("no dead letter")
-	}
-	ev, err := fromDelivery(&dl[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := base64.StdEncoding.DecodeString(ev.Extensions()[ExtErrorData].(string))
-	if ev.ID() != "o1" || ev.Extensions()[ExtErrorCode] != "200" || !strings.Contains(string(data), "invalid reply") {
+	ev, data := deadLetter(t, amqpURL, name, "o1 with an invalid reply")
+	if ev.ID() != "o1" || ev.Extensions()[eventhttp.ExtErrorCode] != "200" || !strings.Contains(data, "invalid reply") {
 		t.Errorf("dead letter = %v (data %q), want o1 with code 200 and the reason", ev, data)
 	}
 	if n := calls.Load(); n != 1 {

@@ -12,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/testenv"
 )
@@ -38,13 +39,13 @@ func TestDeadLetterSink(t *testing.T) {
 	}
 	got := sink.waitFor(t, waitTimeout, "3 attempts at the sink", func(rs []received) bool { return len(rs) >= 3 })
 	last := got[2]
-	data, _ := base64.StdEncoding.DecodeString(last.ev.Extensions()[ExtErrorData].(string))
+	data, _ := base64.StdEncoding.DecodeString(last.ev.Extensions()[eventhttp.ExtErrorData].(string))
 	checks := map[string]bool{
 		"id d1":                   last.ev.ID() == "d1",
 		"path of the sink's uri":  last.path == "/events/dead-letter",
 		"query names the trigger": last.query == "trigger=down",
-		"knativeerrorcode 500":    last.ev.Extensions()[ExtErrorCode] == "500",
-		"knativeerrordest":        last.ev.Extensions()[ExtErrorDest] == down.URL+"/events/down",
+		"knativeerrorcode 500":    last.ev.Extensions()[eventhttp.ExtErrorCode] == "500",
+		"knativeerrordest":        last.ev.Extensions()[eventhttp.ExtErrorDest] == down.URL+"/events/down",
 		"knativeerrordata":        string(data) == "status 500",
 		"no broker-internal ext":  !strings.Contains(strings.Join(keys(last.ev.Extensions()), ","), "sink"),
 	}
@@ -78,13 +79,9 @@ func TestDeadLetterSinkRefusal(t *testing.T) {
 	if got := send(t, b.ingress, newEvent("d1", "to.down")); got != http.StatusAccepted {
 		t.Fatalf("ingress status = %d", got)
 	}
-	parked := deadLetters(t, amqpURL, name, 1, waitTimeout)
-	if len(parked) != 1 {
-		t.Fatal("refused dead letter not parked")
-	}
-	ev, err := fromDelivery(&parked[0])
-	if err != nil || ev.ID() != "d1" || ev.Extensions()[ExtErrorCode] != "500" {
-		t.Errorf("parked = %v (%v), want d1 with its error extensions", ev, err)
+	ev, _ := deadLetter(t, amqpURL, name, "refused dead letter parked")
+	if ev.ID() != "d1" || ev.Extensions()[eventhttp.ExtErrorCode] != "500" {
+		t.Errorf("parked = %v, want d1 with its error extensions", ev)
 	}
 	if n := sink.count("d1"); n != 1 {
 		t.Errorf("sink attempts = %d, want 1", n)
@@ -123,16 +120,8 @@ func TestReplyNotPublishedDeadLettered(t *testing.T) {
 	if got := send(t, b.ingress, newEvent("r1", "to.replying")); got != http.StatusAccepted {
 		t.Fatalf("ingress status = %d", got)
 	}
-	dl := deadLetters(t, amqpURL, name, 1, waitTimeout)
-	if len(dl) != 1 {
-		t.Fatal("no dead letter for the original whose reply was lost")
-	}
-	ev, err := fromDelivery(&dl[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := base64.StdEncoding.DecodeString(ev.Extensions()[ExtErrorData].(string))
-	if ev.ID() != "r1" || ev.Extensions()[ExtErrorCode] != "200" || !strings.Contains(string(data), "reply not published") {
+	ev, data := deadLetter(t, amqpURL, name, "the original whose reply was lost")
+	if ev.ID() != "r1" || ev.Extensions()[eventhttp.ExtErrorCode] != "200" || !strings.Contains(data, "reply not published") {
 		t.Errorf("dead letter = %v (data %q), want r1 with code 200 and the reason", ev, data)
 	}
 	time.Sleep(time.Second)

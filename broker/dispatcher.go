@@ -10,17 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
-)
-
-// Extensions Knative sets on a dead-lettered event.
-const (
-	ExtErrorCode = "knativeerrorcode"
-	ExtErrorDest = "knativeerrordest"
-	ExtErrorData = "knativeerrordata"
 )
 
 const (
@@ -260,10 +253,10 @@ func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a a
 		return
 	}
 	failed := ev.Clone()
-	failed.SetExtension(ExtErrorDest, d.route.target)
-	failed.SetExtension(ExtErrorCode, int32(a.status))
+	failed.SetExtension(eventhttp.ExtErrorDest, d.route.target)
+	failed.SetExtension(eventhttp.ExtErrorCode, int32(a.status))
 	if len(a.data) > 0 {
-		failed.SetExtension(ExtErrorData, base64.StdEncoding.EncodeToString(a.data))
+		failed.SetExtension(eventhttp.ExtErrorData, base64.StdEncoding.EncodeToString(a.data))
 	}
 	log.Error("delivery failed, dead-lettering", "status", a.status, "err", a.err, "subscriber", d.route.target,
 		"dead_letter_sink", d.route.deadLetterSink)
@@ -285,14 +278,6 @@ func (d *dispatcher) deadLetterEvent(ctx context.Context, dl *amqp.Delivery, a a
 	// the redelivery is dead-lettered (and counted) again.
 	d.trigger.DeadLettered()
 	d.settle(dl.Ack, log)
-}
-
-func (d *dispatcher) publishEvent(ctx context.Context, exchange string, ev *event.Event) error {
-	msg, err := toPublishing(ev)
-	if err != nil {
-		return err
-	}
-	return d.publish(ctx, exchange, msg)
 }
 
 func (d *dispatcher) publish(ctx context.Context, exchange string, msg amqp.Publishing) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	amqp "github.com/rabbitmq/amqp091-go"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 )
 
 // testBroker is a Broker running against a real RabbitMQ with its ingress
@@ -303,6 +306,24 @@ func ids(rs []received) []string {
 		out[i] = r.ev.ID()
 	}
 	return out
+}
+
+// deadLetter waits for the one message of a broker's dead-letter queue and
+// returns it as an event with its knativeerrordata decoded; none, or one
+// that is no CloudEvent, fails the test (what says which dead letter).
+func deadLetter(t testing.TB, amqpURL, broker, what string) (*event.Event, string) {
+	t.Helper()
+	dl := deadLetters(t, amqpURL, broker, 1, waitTimeout)
+	if len(dl) != 1 {
+		t.Fatalf("%s: dead letters = %d, want 1", what, len(dl))
+	}
+	ev, err := fromDelivery(&dl[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	errorData, _ := ev.Extensions()[eventhttp.ExtErrorData].(string)
+	data, _ := base64.StdEncoding.DecodeString(errorData)
+	return ev, string(data)
 }
 
 // deadLetters reads up to n messages from a broker's dead-letter queue,

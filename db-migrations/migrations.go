@@ -27,20 +27,21 @@ import (
 //go:embed order/functions/*.sql stock/functions/*.sql payment/functions/*.sql
 var migrations embed.FS
 
-// Domains are the databases that have migrations. The saga keeps its state in
-// the order database, so it has no folder of its own.
-var Domains = []string{"order", "stock", "payment"}
+// Databases are the databases that have migrations, one folder each (not
+// operation.Domain: the saga and the dead letters keep their tables in the
+// order database, so they have no folder of their own).
+var Databases = []string{"order", "stock", "payment"}
 
-// ErrUnknownDomain is returned for a domain without a migrations folder.
-var ErrUnknownDomain = errors.New("no migrations for domain")
+// ErrUnknownDatabase is returned for a database without a migrations folder.
+var ErrUnknownDatabase = errors.New("no migrations for database")
 
-// FS returns the SQL of one domain, rooted at its folder: the numbered
+// FS returns the SQL of one database, rooted at its folder: the numbered
 // migrations at the top (all goose reads) and the functions folder below.
-func FS(domain string) (fs.FS, error) {
-	if !slices.Contains(Domains, domain) {
-		return nil, fmt.Errorf("%w %q", ErrUnknownDomain, domain)
+func FS(database string) (fs.FS, error) {
+	if !slices.Contains(Databases, database) {
+		return nil, fmt.Errorf("%w %q", ErrUnknownDatabase, database)
 	}
-	return fs.Sub(migrations, domain)
+	return fs.Sub(migrations, database)
 }
 
 // Apply brings the database at dsn up to the newest migration of domain, then

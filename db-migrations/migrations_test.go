@@ -14,9 +14,9 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestUnknownDomain(t *testing.T) {
-	if err := Apply(context.Background(), "postgres://127.0.0.1:1/x", "saga"); !errors.Is(err, ErrUnknownDomain) {
-		t.Fatalf("Apply(saga) = %v, want ErrUnknownDomain", err)
+func TestUnknownDatabase(t *testing.T) {
+	if err := Apply(context.Background(), "postgres://127.0.0.1:1/x", "saga"); !errors.Is(err, ErrUnknownDatabase) {
+		t.Fatalf("Apply(saga) = %v, want ErrUnknownDatabase", err)
 	}
 }
 
@@ -24,7 +24,7 @@ func TestUnknownDomain(t *testing.T) {
 // once (replicas starting together) all succeed, and a later run is a no-op.
 func TestApplyConcurrentlyAndAgain(t *testing.T) {
 	ctx := context.Background()
-	for _, domain := range Domains {
+	for _, domain := range Databases {
 		t.Run(domain, func(t *testing.T) {
 			dsn := testenv.NewDatabase(t)
 			var wg sync.WaitGroup
@@ -73,7 +73,7 @@ func TestInvariantsAreConstraints(t *testing.T) {
 			bad: `INSERT INTO order_items (order_id, item_id, quantity, unit_price) VALUES ('o', 'i', 0, 1)`, code: "23514"},
 	}
 	conns := map[string]*pgx.Conn{}
-	for _, domain := range Domains {
+	for _, domain := range Databases {
 		dsn := testenv.NewDatabase(t)
 		if err := Apply(ctx, dsn, domain); err != nil {
 			t.Fatal(err)

@@ -58,7 +58,7 @@ func TestReleasedMigrationsUnchanged(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, domain := range Domains {
+	for _, domain := range Databases {
 		entries, err := fs.ReadDir(os.DirFS(domain), ".")
 		if err != nil {
 			t.Fatal(err)

@@ -140,7 +140,7 @@ func numberedOnly(t *testing.T, db *sql.DB, domain string) *goose.Provider {
 // transition table as a new database, and applying again changes nothing.
 func TestUpgradeFromNumberedMigrations(t *testing.T) {
 	ctx := context.Background()
-	for _, domain := range Domains {
+	for _, domain := range Databases {
 		t.Run(domain, func(t *testing.T) {
 			deployedDSN, deployed := openDB(t)
 			if _, err := numberedOnly(t, deployed, domain).Up(ctx); err != nil {
@@ -226,7 +226,7 @@ func TestTransitionsFileRepairsTable(t *testing.T) {
 // section, and every old body it copies back, runs in a test.
 func TestEveryDownRestores(t *testing.T) {
 	ctx := context.Background()
-	for _, domain := range Domains {
+	for _, domain := range Databases {
 		t.Run(domain, func(t *testing.T) {
 			_, db := openDB(t)
 			p := numberedOnly(t, db, domain)
@@ -267,7 +267,7 @@ var createdFunction = regexp.MustCompile(`(?mi)^CREATE OR REPLACE FUNCTION\s+(\w
 // file of its own name, and none is defined twice.
 func TestEveryFunctionInFunctionsFolder(t *testing.T) {
 	ctx := context.Background()
-	for _, domain := range Domains {
+	for _, domain := range Databases {
 		t.Run(domain, func(t *testing.T) {
 			fsys, err := FS(domain)
 			if err != nil {

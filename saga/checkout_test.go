@@ -74,9 +74,9 @@ func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) 
 		broker: b, sagaEvents: sagaEvents, stockEvents: stockEvents, paymentEvents: paymentEvents, orderDB: orderDB}
 }
 
-func migratedDSN(t *testing.T, dsn, domain string) *pgxpool.Pool {
+func migratedDSN(t *testing.T, dsn, database string) *pgxpool.Pool {
 	t.Helper()
-	if err := dbmigrations.Apply(context.Background(), dsn, domain); err != nil {
+	if err := dbmigrations.Apply(context.Background(), dsn, database); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := pgxpool.New(context.Background(), dsn)

@@ -133,9 +133,6 @@ type Decision struct {
 	Order OrderChange
 }
 
-// Changed reports whether the decision alters the stored saga.
-func (d Decision) Changed(from State) bool { return d.Next != from }
-
 // Transition is the transition function. It is total: any input in any state has
 // an answer, because the broker delivers at least once and in no order.
 //

@@ -79,27 +79,27 @@ func (w *world) apply(in Input) {
 	}
 }
 
+// step runs a participant's forward step on its ledger l: the first
+// delivery takes or refuses (by ok), and every delivery replies from the
+// ledger, as the SQL step does.
+func (w *world) step(l *ledger, ok bool, accepted, rejected msg) {
+	if *l == none {
+		*l = map[bool]ledger{true: taken, false: refused}[ok]
+	}
+	if *l == taken || *l == given {
+		w.send(accepted)
+	} else {
+		w.send(rejected)
+	}
+}
+
 // deliver runs the receiver of m.
 func (w *world) deliver(m msg) {
 	switch m {
 	case reqStock:
-		if w.stock == none {
-			w.stock = map[bool]ledger{true: taken, false: refused}[w.stockOK]
-		}
-		if w.stock == taken || w.stock == given {
-			w.send(replyStockReserved)
-		} else {
-			w.send(replyStockRejected)
-		}
+		w.step(&w.stock, w.stockOK, replyStockReserved, replyStockRejected)
 	case reqPay:
-		if w.pay == none {
-			w.pay = map[bool]ledger{true: taken, false: refused}[w.paymentOK]
-		}
-		if w.pay == taken || w.pay == given {
-			w.send(replyPaymentDebited)
-		} else {
-			w.send(replyPaymentRejected)
-		}
+		w.step(&w.pay, w.paymentOK, replyPaymentDebited, replyPaymentRejected)
 	case compStock:
 		w.stock = compensate(w.stock)
 		w.send(replyStockReleased)

@@ -92,6 +92,17 @@ func (f *fixture) order(id string, quantities ...int64) {
 	}
 }
 
+// begin creates order id with one item and begins its checkout saga.
+func (f *fixture) begin(id string) Begun {
+	f.t.Helper()
+	f.order(id, 1)
+	b, err := f.store.Begin(context.Background(), id, NewSagaID())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
 func (f *fixture) orderStatus(id string) string {
 	f.t.Helper()
 	var s string
@@ -253,11 +264,7 @@ func TestStep(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
-			f.order("o", 1)
-			co, err := f.store.Begin(ctx, "o", NewSagaID())
-			if err != nil {
-				t.Fatal(err)
-			}
+			co := f.begin("o")
 			var outcome *event.Event // the first outcome event; every later one must equal it
 			for i, s := range c.steps {
 				out, err := f.ev.OnReply(ctx, reply(co.Saga, s.typ, s.reason))
@@ -350,14 +357,7 @@ func TestSweep(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	begin := func(order string) Saga {
-		f.order(order, 1)
-		co, err := f.store.Begin(ctx, order, NewSagaID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return co.Saga
-	}
+	begin := func(order string) Saga { return f.begin(order).Saga }
 	age := func(sg Saga, updated, created time.Duration) {
 		if _, err := f.pool.Exec(ctx, `UPDATE sagas SET updated_at = now() - $2 * interval '1 second',
 			created_at = now() - $3 * interval '1 second' WHERE id = $1`,
@@ -428,11 +428,7 @@ func TestOutcomesWake(t *testing.T) {
 	outcomes := NewOutcomes(f.dsn, f.store, quietLog())
 	go outcomes.Run(ctx)
 
-	f.order("o", 1)
-	co, err := f.store.Begin(ctx, "o", NewSagaID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	co := f.begin("o")
 	const waiters = 3
 	results := make(chan Outcome, waiters)
 	for range waiters {
@@ -477,11 +473,7 @@ func TestOutcomesTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	outcomes := NewOutcomes(f.dsn, f.store, quietLog())
-	f.order("o", 1)
-	co, err := f.store.Begin(context.Background(), "o", NewSagaID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	co := f.begin("o")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, err := outcomes.Wait(ctx, co.Saga.ID); !errors.Is(err, context.DeadlineExceeded) {
@@ -510,20 +502,27 @@ func waitForWaiters(t *testing.T, o *Outcomes, id string, n int) {
 // terminateListener kills the listener's backend once it is listening.
 func terminateListener(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
+	pollCount(t, pool, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN%' AND datname = current_database()`,
+		func(n int) bool { return n == 1 }, "no listener to terminate")
+}
+
+// pollCount runs a count query on pool every 10 ms until done holds for its
+// count, and fails the test with failure if it does not within 5 s.
+func pollCount(t *testing.T, pool *pgxpool.Pool, query string, done func(n int) bool, failure string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		var n int
-		err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE query LIKE 'LISTEN%' AND datname = current_database()`).Scan(&n)
-		if err != nil {
+		if err := pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 {
+		if done(n) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("no listener to terminate")
+	t.Fatal(failure)
 }
 
 // TestTransitionsInPostgres holds the saga_transitions table that saga_step
@@ -622,11 +621,7 @@ func TestStepRaces(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			ctx := context.Background()
-			f.order("o", 1)
-			b, err := f.store.Begin(ctx, "o", NewSagaID())
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := f.begin("o")
 			for _, d := range c.before {
 				if _, err := f.ev.OnReply(ctx, reply(b.Saga, d.typ, d.reason)); err != nil {
 					t.Fatal(err)
@@ -730,11 +725,7 @@ func TestWaitingForTheLock(t *testing.T) {
 
 	t.Run("step applies to the state the holder left", func(t *testing.T) {
 		f := newFixture(t)
-		f.order("o", 1)
-		b, err := f.store.Begin(ctx, "o", NewSagaID())
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := f.begin("o")
 		var d Decision
 		var err1, err2 error
 		hold(t, f, func(s *Store) { _, _, err1 = s.Advance(ctx, b.Saga.ID, StockReserved, "") },
@@ -752,19 +743,9 @@ func TestWaitingForTheLock(t *testing.T) {
 // waitForLockWait returns once a backend of pool's database waits for a lock.
 func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		var n int
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("nobody waits for the lock")
+	pollCount(t, pool, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+		func(n int) bool { return n > 0 }, "nobody waits for the lock")
 }
 
 // TestSweepsAtOnce runs several sweeps at the same time over stalled sagas:

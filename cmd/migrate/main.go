@@ -40,14 +40,14 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	for _, db := range []struct{ domain, dsn string }{
+	for _, db := range []struct{ name, dsn string }{
 		{"order", s.OrderDSN}, {"stock", s.StockDSN}, {"payment", s.PaymentDSN},
 	} {
 		start := time.Now()
-		if err := dbmigrations.Apply(ctx, db.dsn, db.domain); err != nil {
-			log.Error("migration failed", "domain", db.domain, "err", err)
+		if err := dbmigrations.Apply(ctx, db.dsn, db.name); err != nil {
+			log.Error("migration failed", "database", db.name, "err", err)
 			os.Exit(1)
 		}
-		log.Info("migrated", "domain", db.domain, "took", time.Since(start).String())
+		log.Info("migrated", "database", db.name, "took", time.Since(start).String())
 	}
 }

@@ -170,7 +170,7 @@ func original(l deadletter.Letter) (event.Event, error) {
 	if err := json.Unmarshal(l.Event, &ev); err != nil {
 		return ev, fmt.Errorf("stored event is not a CloudEvent: %w", err)
 	}
-	for _, ext := range []string{deadletter.ExtErrorCode, deadletter.ExtErrorDest, deadletter.ExtErrorData} {
+	for _, ext := range []string{eventhttp.ExtErrorCode, eventhttp.ExtErrorDest, eventhttp.ExtErrorData} {
 		ev.SetExtension(ext, nil) // nil removes it
 	}
 	if err := ev.Validate(); err != nil {

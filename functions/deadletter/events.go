@@ -24,13 +24,6 @@ import (
 	"github.com/wdm-knative/webshop/schemas"
 )
 
-// Extensions Knative sets on a dead-lettered event.
-const (
-	ExtErrorCode = "knativeerrorcode"
-	ExtErrorDest = "knativeerrordest"
-	ExtErrorData = "knativeerrordata"
-)
-
 // TriggerParam is the query parameter of the deadLetterSink uri that names
 // the Trigger ("/events/dead-letter?trigger=stock-reserve-checkout-requested"):
 // a dead-lettered event itself does not say which Trigger failed.
@@ -94,14 +87,14 @@ func letterOf(e event.Event, trigger string) (Letter, error) {
 	}
 	l := Letter{EventID: e.ID(), Source: e.Source(), Type: e.Type(), Subject: e.Subject(), Trigger: trigger, Event: raw}
 	ext := e.Extensions()
-	l.ErrorDest = str(ext[ExtErrorDest])
-	if code := str(ext[ExtErrorCode]); code != "" {
+	l.ErrorDest = str(ext[eventhttp.ExtErrorDest])
+	if code := str(ext[eventhttp.ExtErrorCode]); code != "" {
 		// Not a reason to refuse the letter: keep it, code unknown (-1).
 		if l.ErrorCode, err = strconv.Atoi(code); err != nil {
 			l.ErrorCode = -1
 		}
 	}
-	if data := str(ext[ExtErrorData]); data != "" {
+	if data := str(ext[eventhttp.ExtErrorData]); data != "" {
 		// Knative base64-encodes the response body; keep it readable.
 		if b, err := base64.StdEncoding.DecodeString(data); err == nil {
 			data = string(b)

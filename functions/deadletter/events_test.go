@@ -64,9 +64,9 @@ func deadLetter(id string) event.Event {
 	ev.SetType("shop.checkout.requested")
 	ev.SetSubject("saga-1")
 	_ = ev.SetData("application/json", map[string]string{"saga_id": "saga-1"})
-	ev.SetExtension(ExtErrorDest, "http://stock-reserve.webshop.svc.cluster.local/events/stock-reserve")
-	ev.SetExtension(ExtErrorCode, "500")
-	ev.SetExtension(ExtErrorData, base64.StdEncoding.EncodeToString([]byte("temporary failure")))
+	ev.SetExtension(eventhttp.ExtErrorDest, "http://stock-reserve.webshop.svc.cluster.local/events/stock-reserve")
+	ev.SetExtension(eventhttp.ExtErrorCode, "500")
+	ev.SetExtension(eventhttp.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("temporary failure")))
 	return ev
 }
 
@@ -97,7 +97,7 @@ func TestStore(t *testing.T) {
 		"error code":         l.ErrorCode == 500,
 		"error dest":         strings.HasSuffix(l.ErrorDest, "/events/stock-reserve"),
 		"error data decoded": l.ErrorData == "temporary failure",
-		"whole event kept":   strings.Contains(string(kept.Data()), `"saga-1"`) && kept.Extensions()[ExtErrorCode] == "500",
+		"whole event kept":   strings.Contains(string(kept.Data()), `"saga-1"`) && kept.Extensions()[eventhttp.ExtErrorCode] == "500",
 		"arrival time":       time.Since(l.ReceivedAt) < time.Minute,
 	}
 	for what, ok := range checks {

@@ -25,8 +25,8 @@ type StockClient struct {
 	client *http.Client
 }
 
-// NewStockClient calls the stock function at base (STOCK_URL: the gateway
-// locally, the stock-find Service's route in a cluster).
+// NewStockClient calls the stock function at base (STOCK_URL: locally the
+// process serving stock-find, in a cluster its cluster-local Service).
 func NewStockClient(base string, client *http.Client) *StockClient {
 	return &StockClient{base: strings.TrimRight(base, "/"), client: client}
 }

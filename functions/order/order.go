@@ -56,7 +56,7 @@ type Users interface {
 }
 
 // Handlers serves the order operations over HTTP, except the checkout (the
-// saga's; see checkout.go).
+// saga's; see saga/checkout.go).
 type Handlers struct {
 	store  *Store
 	prices Prices

@@ -20,7 +20,7 @@ func (h *Events) Release(ctx context.Context, in event.Event) (*event.Event, err
 	if err != nil {
 		return nil, eventhttp.Permanent(err)
 	}
-	e, err := h.store.Release(ctx, req.SagaID, req.OrderID)
+	e, err := h.store.Release(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -33,12 +33,12 @@ func (h *Events) Release(ctx context.Context, in event.Event) (*event.Event, err
 // Release gives back a saga's reservation, or writes a tombstone when there
 // is none yet, and returns the saga's ledger row afterwards; one statement
 // (stock_release, db-migrations/stock/functions/stock_release.sql).
-func (s *Store) Release(ctx context.Context, sagaID, orderID string) (LedgerEntry, error) {
+func (s *Store) Release(ctx context.Context, req schemas.CheckoutCompensate) (LedgerEntry, error) {
 	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
-		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM stock_release($1, $2)`, sagaID, orderID))
+		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM stock_release($1, $2)`, req.SagaID, req.OrderID))
 	})
 	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("release for saga %q: %w", sagaID, err)
+		return LedgerEntry{}, fmt.Errorf("release for saga %q: %w", req.SagaID, err)
 	}
 	return e, nil
 }

@@ -19,6 +19,15 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
+// Extensions Knative's dispatcher sets on a dead-lettered event: where the
+// delivery failed, the last status, and the response body (base64). The
+// local broker writes them and the dead-letter sink reads them.
+const (
+	ExtErrorDest = "knativeerrordest"
+	ExtErrorCode = "knativeerrorcode"
+	ExtErrorData = "knativeerrordata"
+)
+
 // Handler is the Knative func CloudEvent signature: it returns an optional
 // reply event, or an error.
 type Handler func(ctx context.Context, e event.Event) (*event.Event, error)

@@ -49,6 +49,9 @@ type Operation struct {
 	EventPath string
 	// Consumes are the CloudEvent types the operation's Triggers select.
 	Consumes []string
+	// DeadLetterSink marks the operation every Trigger's deadLetterSink
+	// names; each delivery names its Trigger in the uri's query.
+	DeadLetterSink bool
 }
 
 // Event reports whether the operation is a CloudEvent handler.
@@ -133,7 +136,8 @@ var All = []Operation{
 
 	// Every Trigger's deadLetterSink: stores what the broker gave up on.
 	// The ping drives its retention (pruning), not a delivery of its own.
-	{Name: DeadLetter, Domain: DeadLetters, EventPath: "/events/dead-letter", Consumes: []string{schemas.TypePing}},
+	{Name: DeadLetter, Domain: DeadLetters, EventPath: "/events/dead-letter", Consumes: []string{schemas.TypePing},
+		DeadLetterSink: true},
 }
 
 // Announced are the event types the shop publishes on its Broker for
@@ -199,8 +203,9 @@ func Select(setting string) ([]Operation, error) {
 	return out, nil
 }
 
-// PathPrefix is the public path prefix of a route pattern ("/stock/", ...).
-func PathPrefix(route string) string {
+// DomainPathPrefix is the first path element of a route pattern, which all
+// routes of a domain share: "POST /stock/find/{item_id}" -> "/stock/".
+func DomainPathPrefix(route string) string {
 	_, path, _ := strings.Cut(route, " ")
 	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)
 	return "/" + parts[0] + "/"

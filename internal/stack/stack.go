@@ -39,7 +39,7 @@ const (
 )
 
 // Databases are the databases the stack creates, one per domain with data.
-var Databases = dbmigrations.Domains
+var Databases = dbmigrations.Databases
 
 // Stack is a running local web shop.
 type Stack struct {
