@@ -13,7 +13,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // TestDeadLetterSink: an event whose retries ran out reaches the Trigger's

@@ -31,7 +31,7 @@ import (
 	"github.com/wdm-knative/webshop/broker"
 	"github.com/wdm-knative/webshop/internal/loadtest"
 	"github.com/wdm-knative/webshop/internal/soak"
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stackfile"
 )
 
 func main() {
@@ -108,7 +108,7 @@ func run() int {
 // flow workload while sampling, and judges. An error means the run could
 // not be made at all.
 func soakRun(ctx context.Context, s settings) (*Summary, error) {
-	ends, err := stack.ReadEndpoints(s.dir)
+	ends, err := stackfile.Read(s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func judge(sum *Summary) {
 // server, and the broker's queues, named as broker/topology.go names them
 // ("broker.<name>.trigger.<trigger>", "broker.<name>.dead-letter"); a
 // queue that is not there fails the first sample.
-func targetsOf(e stack.Endpoints, triggers []eventingv1.Trigger, brokerName string) (soak.Targets, error) {
+func targetsOf(e stackfile.Endpoints, triggers []eventingv1.Trigger, brokerName string) (soak.Targets, error) {
 	t := soak.Targets{Metrics: e.Metrics, PostgresDSN: e.PostgresDSN, AMQPURL: e.AMQPURL,
 		DeadLetterQueue: "broker." + brokerName + ".dead-letter"}
 	for _, tr := range triggers {

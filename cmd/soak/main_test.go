@@ -13,8 +13,8 @@ import (
 	"github.com/wdm-knative/webshop/broker"
 	"github.com/wdm-knative/webshop/internal/loadtest"
 	"github.com/wdm-knative/webshop/internal/soak"
-	"github.com/wdm-knative/webshop/internal/stack"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/stackfile"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -52,7 +52,7 @@ func TestTargetsAreTheBrokersQueues(t *testing.T) {
 	go func() { defer close(done); b.Run(runCtx) }()
 	defer func() { stopBroker(); <-done }()
 
-	targets, err := targetsOf(stack.Endpoints{AMQPURL: amqpURL, PostgresDSN: testenv.NewDatabase(t)}, triggers, name)
+	targets, err := targetsOf(stackfile.Endpoints{AMQPURL: amqpURL, PostgresDSN: testenv.NewDatabase(t)}, triggers, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestTargetsAreTheBrokersQueues(t *testing.T) {
 	if len(sm.Queues) != len(triggers)+1 {
 		t.Errorf("read %d queues, want %d triggers' and the dead-letter queue", len(sm.Queues), len(triggers))
 	}
-	if _, err := targetsOf(stack.Endpoints{}, triggers, "other"); err == nil {
+	if _, err := targetsOf(stackfile.Endpoints{}, triggers, "other"); err == nil {
 		t.Error("a broker without Triggers must be an error")
 	}
 }

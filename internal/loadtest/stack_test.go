@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stack"
 )
 
 // Every workload for a few seconds against a real local stack: the run

@@ -13,7 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/wdm-knative/webshop/internal/metrics"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

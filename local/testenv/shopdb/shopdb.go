@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // Pool creates a database, migrates it as domain ("order", "stock",

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wdm-knative/webshop/local/stackfile"
 )
 
 // environ reads a running process's environment.
@@ -44,7 +46,7 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 		t.Skip("starts Postgres and RabbitMQ")
 	}
 	saved := binaries
-	binaries = []string{"./internal/stack/testdata/fake/function", "./internal/stack/testdata/fake/broker", "./cmd/gateway"}
+	binaries = []string{"./local/stack/testdata/fake/function", "./local/stack/testdata/fake/broker", "./cmd/gateway"}
 	defer func() { binaries = saved }()
 
 	dir, err := os.MkdirTemp("", "wdm-stack-test-")
@@ -148,7 +150,7 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 	})
 
 	t.Run("endpoints file", func(t *testing.T) {
-		e, err := ReadEndpoints(dir)
+		e, err := stackfile.Read(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,8 +250,8 @@ func TestStackRunsRestartsAndStops(t *testing.T) {
 				waitGone(t, g, 2*time.Second)
 			}
 		}
-		if _, err := ReadEndpoints(dir); !errors.Is(err, ErrNoStack) {
-			t.Errorf("after Stop, ReadEndpoints = %v, want ErrNoStack", err)
+		if _, err := stackfile.Read(dir); !errors.Is(err, stackfile.ErrNoStack) {
+			t.Errorf("after Stop, stackfile.Read = %v, want ErrNoStack", err)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "ports.json"))
 		if !strings.Contains(string(b), `"postgres":`+strconv.Itoa(portOf(st.PostgresAddr()))) {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stack"
 )
 
 // An end-to-end test starts a whole stack on free ports, kills a component

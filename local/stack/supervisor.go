@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/procsched"
-	"github.com/wdm-knative/webshop/internal/servers"
+	"github.com/wdm-knative/webshop/local/procsched"
+	"github.com/wdm-knative/webshop/local/servers"
 )
 
 // Component is one supervised OS process, the local counterpart of a pod:

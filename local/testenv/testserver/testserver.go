@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 )
 
 // Serve mounts every operation of internal/operation that handlers (keyed by

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/stack/gateway"
+	"github.com/wdm-knative/webshop/local/stack/gateway"
 )
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))

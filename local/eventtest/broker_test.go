@@ -10,8 +10,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
-	"github.com/wdm-knative/webshop/internal/eventtest"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/local/eventtest"
 	"github.com/wdm-knative/webshop/schemas"
 )
 

@@ -27,7 +27,8 @@ import (
 
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/servers"
+	"github.com/wdm-knative/webshop/local/servers"
+	"github.com/wdm-knative/webshop/local/stackfile"
 )
 
 // Names of the infrastructure components, for Kill and WaitReady.
@@ -53,8 +54,6 @@ type Stack struct {
 	pgSocket   string // the private Postgres's socket folder, removed on Stop
 	stopOnce   sync.Once
 	stopPing   context.CancelFunc
-	// endpointsFile is where Start wrote the stack's Endpoints; Stop removes it.
-	endpointsFile string
 }
 
 // Start runs a stack and returns once every component is ready. Fields of
@@ -421,7 +420,7 @@ func (s *Stack) Stop() {
 		if s.stopPing != nil {
 			s.stopPing()
 		}
-		_ = os.Remove(endpointsFile(s.opts.Dir))
+		_ = os.Remove(stackfile.Path(s.opts.Dir))
 		s.sup.Stop()
 		if s.pgSocket != "" {
 			_ = os.RemoveAll(s.pgSocket)

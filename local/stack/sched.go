@@ -3,7 +3,7 @@ package stack
 import (
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/procsched"
+	"github.com/wdm-knative/webshop/local/procsched"
 )
 
 // Values of Options.Sched.

@@ -1,19 +1,21 @@
-package stack
+// Package stackfile is the file in the local stack's folder (.wdm) that says
+// where a running stack serves, so that tools (cmd/shopctl, tools/cmd/soak)
+// find it alone: `make up` writes it once the stack is ready and removes it
+// when it stops. It imports only the standard library, so that a tool which
+// reads the file links neither the supervisor nor the servers.
+package stackfile
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
 )
 
-// EndpointsFile is the file in the stack's folder (.wdm) that says where a
-// running stack serves, so that tools (cmd/shopctl, cmd/soak) find it alone:
-// `make up` writes it once the stack is ready and removes it when it stops.
-const EndpointsFile = "stack.json"
+// Name is the file's name in the stack's folder.
+const Name = "stack.json"
 
 // ErrNoStack means no running stack was found in a folder.
 var ErrNoStack = errors.New("no running stack")
@@ -36,31 +38,18 @@ type Endpoints struct {
 	PID     int               `json:"pid"` // of the process that runs the stack
 }
 
-func endpointsFile(dir string) string { return filepath.Join(dir, EndpointsFile) }
+// Path is the stack file of the stack whose folder is dir.
+func Path(dir string) string { return filepath.Join(dir, Name) }
 
-// writeEndpoints records where this stack's parts answer. The file is
-// private to its owner (the AMQP URL and DSNs hold credentials), written
-// whole and then renamed, so a reader never sees half a file.
-func (s *Stack) writeEndpoints(l layout) error {
-	dsn, err := url.Parse(s.DSN("postgres"))
-	if err != nil {
-		return err
-	}
-	if dsn.User != nil {
-		dsn.User = url.User(dsn.User.Username())
-	}
-	e := Endpoints{GatewayURL: s.gatewayURL, BrokerURL: l.brokerURL(),
-		OrderDSN: s.DSN("order"), StockDSN: s.DSN("stock"), PaymentDSN: s.DSN("payment"),
-		PostgresDSN: dsn.String(), AMQPURL: s.amqpURL,
-		Metrics: map[string]string{Broker: l.brokerURL() + "metrics"}, PID: os.Getpid()}
-	for _, p := range l.procs {
-		e.Metrics[p.Name] = l.baseURL[p.Name] + "/metrics"
-	}
+// Write records where a stack's parts answer. The file is private to its
+// owner (the AMQP URL and DSNs hold credentials), written whole and then
+// renamed, so a reader never sees half a file.
+func Write(dir string, e Endpoints) error {
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := endpointsFile(s.opts.Dir)
+	path := Path(dir)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -68,11 +57,11 @@ func (s *Stack) writeEndpoints(l layout) error {
 	return os.Rename(tmp, path)
 }
 
-// ReadEndpoints returns the endpoints of the stack running from dir (`make
-// up`'s WDM_DIR), or ErrNoStack when there is none (no file, or its process
-// is gone: a stack killed with SIGKILL cannot remove its file).
-func ReadEndpoints(dir string) (Endpoints, error) {
-	path := endpointsFile(dir)
+// Read returns the endpoints of the stack running from dir (`make up`'s
+// WDM_DIR), or ErrNoStack when there is none (no file, or its process is
+// gone: a stack killed with SIGKILL cannot remove its file).
+func Read(dir string) (Endpoints, error) {
+	path := Path(dir)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return Endpoints{}, fmt.Errorf("%w in %s (is `make up` running?)", ErrNoStack, dir)

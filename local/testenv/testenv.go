@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/servers"
+	"github.com/wdm-knative/webshop/local/servers"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/procsched"
+	"github.com/wdm-knative/webshop/local/procsched"
 )
 
 const other, batch = 0, 3 // SCHED_OTHER, SCHED_BATCH

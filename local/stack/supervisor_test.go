@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/servers"
+	"github.com/wdm-knative/webshop/local/servers"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
