@@ -1,5 +1,5 @@
 """Locust load test of the web shop: the course's two workloads, written for
-this project (knative/loadtest; the Go load client is cmd/bench).
+this project (knative/loadtest; the Go load client is tools/cmd/bench).
 
 MixedUser     the 2023 scenarios: each run makes its own items, user and
               order, weights 5/30/25/20/10/10, two of them checkouts that

@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/wdm-knative/webshop/internal/loadtest"
+	"github.com/wdm-knative/webshop/tools/loadtest"
 )
 
 func main() {

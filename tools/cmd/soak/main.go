@@ -1,7 +1,7 @@
 // Command soak is the sustained run of `make soak`: the flow workload at a
 // fixed rate (about 70 % of capacity) for a long time against the stack
 // `make up` runs, sampling the stack every few seconds. It exits 0 only when
-// everything stayed flat (see internal/soak), the load client saw no
+// everything stayed flat (see tools/soak), the load client saw no
 // unexpected failure and the audit was consistent.
 //
 //	soak -duration 10m [-rate R | -fraction 0.7 -probe 20s] -interval 5s -out DIR
@@ -29,9 +29,9 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/wdm-knative/webshop/broker"
-	"github.com/wdm-knative/webshop/internal/loadtest"
-	"github.com/wdm-knative/webshop/internal/soak"
 	"github.com/wdm-knative/webshop/local/stackfile"
+	"github.com/wdm-knative/webshop/tools/loadtest"
+	"github.com/wdm-knative/webshop/tools/soak"
 )
 
 func main() {

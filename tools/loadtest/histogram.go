@@ -1,4 +1,4 @@
-// Package loadtest is the web shop's load client (cmd/bench): closed-loop
+// Package loadtest is the web shop's load client (tools/cmd/bench): closed-loop
 // workloads against a gateway, latency histograms per endpoint and per
 // second, failure accounting, a consistency audit, a JSON summary and an SVG
 // chart.

@@ -38,8 +38,15 @@ func TestWorkloadsAgainstStack(t *testing.T) {
 			os.RemoveAll(dir)
 		}
 	}()
+	// The shop's module, whose commands the stack builds: tools/ is a module
+	// of its own, so the nearest go.mod above this folder is not the shop's.
+	shop, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	began := time.Now()
 	st, err := stack.Start(ctx, stack.Options{
+		ModuleDir:   shop,
 		Dir:         filepath.Join(dir, "stack"),
 		GatewayAddr: "127.0.0.1:0",
 		BinDir:      filepath.Join(os.TempDir(), "wdm-e2e-bin"),

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/wdm-knative/webshop/broker"
-	"github.com/wdm-knative/webshop/internal/loadtest"
-	"github.com/wdm-knative/webshop/internal/soak"
 	"github.com/wdm-knative/webshop/local/stackfile"
 	"github.com/wdm-knative/webshop/local/testenv"
+	"github.com/wdm-knative/webshop/tools/loadtest"
+	"github.com/wdm-knative/webshop/tools/soak"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -26,7 +26,7 @@ func TestTargetsAreTheBrokersQueues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs RabbitMQ")
 	}
-	triggers, err := broker.LoadTriggers("../../knative/base")
+	triggers, err := broker.LoadTriggers("../../../knative/base")
 	if err != nil {
 		t.Fatal(err)
 	}
