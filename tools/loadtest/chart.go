@@ -3,24 +3,54 @@ package loadtest
 import (
 	"bytes"
 	"fmt"
-	"html"
+	"image/color"
 	"math"
 	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // series is one line of a chart panel.
 type series struct {
 	name   string
-	color  string
+	color  color.Color
 	dashed bool
 	values []float64 // one per second
 }
 
-// Chart draws the run's timeline as an SVG: requests/s and checkouts/s per
-// second above, p50 and p99 latency per second below. Written by hand: a
-// plotting library would pull in fonts and image packages for two line
-// charts.
-func Chart(s *Summary) []byte {
+// The series' colours (matplotlib's first four).
+var (
+	blue   = color.RGBA{0x1f, 0x77, 0xb4, 0xff}
+	green  = color.RGBA{0x2c, 0xa0, 0x2c, 0xff}
+	red    = color.RGBA{0xd6, 0x27, 0x28, 0xff}
+	orange = color.RGBA{0xff, 0x7f, 0x0e, 0xff}
+)
+
+// chartWidth and chartHeight are the chart's size: 900 × 600 px.
+var chartWidth, chartHeight = vg.Points(675), vg.Points(450)
+
+// Chart draws the run's timeline as an SVG with gonum's plot:
+// requests/s and checkouts/s per second above, p50 and p99 latency per
+// second below.
+func Chart(s *Summary) ([]byte, error) {
+	c := vgsvg.New(chartWidth, chartHeight)
+	if err := drawChart(c, s); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// drawChart draws the chart on c, a canvas of any format.
+func drawChart(c vg.CanvasSizer, s *Summary) error {
 	n := len(s.Timeline)
 	req := make([]float64, n)
 	chk := make([]float64, n)
@@ -31,26 +61,35 @@ func Chart(s *Summary) []byte {
 		req[i], chk[i] = float64(t.Requests), float64(t.Checkouts)
 		p50[i], p99[i], cp99[i] = t.P50Ms, t.P99Ms, t.CheckoutP99Ms
 	}
-	const width, height = 900, 600
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
-		width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
-	title := fmt.Sprintf("%s workload, %d clients: %.0f req/s, %.0f checkouts/s, p50 %.1f ms, p99 %.1f ms",
-		s.Workload, s.Clients, s.RequestsPerS, s.CheckoutsPerS, s.Latency.P50Ms, s.Latency.P99Ms)
-	fmt.Fprintf(&b, `<text x="%d" y="22" text-anchor="middle" font-size="15">%s</text>`+"\n", width/2, html.EscapeString(title))
-	rates := []series{{"requests/s", "#1f77b4", false, req}}
+	rates := []series{{"requests/s", blue, false, req}}
 	if anyPositive(chk) {
-		rates = append(rates, series{"checkouts/s", "#2ca02c", false, chk})
+		rates = append(rates, series{"checkouts/s", green, false, chk})
 	}
-	lat := []series{{"p50 all", "#1f77b4", false, p50}, {"p99 all", "#d62728", false, p99}}
+	lat := []series{{"p50 all", blue, false, p50}, {"p99 all", red, false, p99}}
 	if anyPositive(cp99) {
-		lat = append(lat, series{"p99 checkout", "#ff7f0e", true, cp99})
+		lat = append(lat, series{"p99 checkout", orange, true, cp99})
 	}
-	panel(&b, 40, 290, width, "per second", rates)
-	panel(&b, 320, 570, width, "latency (ms)", lat)
-	b.WriteString("</svg>\n")
-	return b.Bytes()
+	top, err := panel("per second", rates)
+	if err != nil {
+		return err
+	}
+	top.Title.Text = fmt.Sprintf("%s workload, %d clients: %.0f req/s, %.0f checkouts/s, p50 %.1f ms, p99 %.1f ms",
+		s.Workload, s.Clients, s.RequestsPerS, s.CheckoutsPerS, s.Latency.P50Ms, s.Latency.P99Ms)
+	bottom, err := panel("latency (ms)", lat)
+	if err != nil {
+		return err
+	}
+
+	dc := draw.New(c)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	plots := [][]*plot.Plot{{top}, {bottom}}
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 6 * vg.Millimeter}
+	for i, tile := range plot.Align(plots, tiles, dc) {
+		plots[i][0].Draw(tile[0])
+	}
+	return nil
 }
 
 func anyPositive(v []float64) bool {
@@ -62,10 +101,18 @@ func anyPositive(v []float64) bool {
 	return false
 }
 
-// panel draws series between y top and bottom, x along the seconds.
-func panel(b *bytes.Buffer, top, bottom, width int, ylabel string, ss []series) {
-	const left, right = 70, 30
-	plotW, plotH := float64(width-left-right), float64(bottom-top)
+// panel plots series along the seconds, with horizontal grid lines at
+// round values and a legend entry for every series that has values.
+func panel(ylabel string, ss []series) (*plot.Plot, error) {
+	p := plot.New()
+	for _, sty := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
+		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		sty.Font.Variant = "Sans"
+	}
+	p.Y.Label.Text = ylabel
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs, p.Legend.Padding = 2*vg.Millimeter, -vg.Millimeter, vg.Points(2)
+
 	n := 0
 	ymax := 0.0
 	for _, s := range ss {
@@ -75,39 +122,49 @@ func panel(b *bytes.Buffer, top, bottom, width int, ylabel string, ss []series) 
 		}
 	}
 	yticks := niceTicks(ymax)
-	ytop := yticks[len(yticks)-1]
 	xticks := niceTicks(float64(max(n, 1)))
-	xtop := xticks[len(xticks)-1]
-	x := func(sec float64) float64 { return float64(left) + sec/xtop*plotW }
-	y := func(v float64) float64 { return float64(bottom) - v/ytop*plotH }
+	p.X.Min, p.X.Max = 0, xticks[len(xticks)-1]
+	p.Y.Min, p.Y.Max = 0, yticks[len(yticks)-1]
+	p.X.Tick.Marker = fixedTicks(xticks, "s")
+	p.Y.Tick.Marker = fixedTicks(yticks, "")
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = nil
+	grid.Horizontal = draw.LineStyle{Color: color.Gray{Y: 0xdd}, Width: vg.Points(0.75)}
+	p.Add(grid)
 
-	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#888"/>`+"\n", left, top, plotW, plotH)
-	for _, t := range yticks {
-		fmt.Fprintf(b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, float64(left)+plotW, y(t), y(t))
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-5, y(t)+4, tickLabel(t))
-	}
-	for _, t := range xticks {
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%ss</text>`+"\n", x(t), bottom+15, tickLabel(t))
-	}
-	fmt.Fprintf(b, `<text x="15" y="%d" transform="rotate(-90 15 %d)" text-anchor="middle">%s</text>`+"\n",
-		(top+bottom)/2, (top+bottom)/2, ylabel)
-	for i, s := range ss {
+	for _, s := range ss {
+		if len(s.values) == 0 {
+			continue
+		}
 		// Second i covers (i, i+1]: its point sits at its end.
-		pts := make([]string, len(s.values))
+		pts := make(plotter.XYs, len(s.values))
 		for j, v := range s.values {
-			pts[j] = fmt.Sprintf("%.1f,%.1f", x(float64(j+1)), y(v))
+			pts[j] = plotter.XY{X: float64(j + 1), Y: v}
 		}
-		dash := ""
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return nil, fmt.Errorf("chart: %s: %w", s.name, err)
+		}
+		line.Color, line.Width = s.color, vg.Points(1.4)
 		if s.dashed {
-			dash = ` stroke-dasharray="6 4"`
+			line.Dashes = []vg.Length{vg.Points(4.5), vg.Points(3)}
 		}
-		if len(pts) > 0 {
-			fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.8"%s points="%s"/>`+"\n", s.color, dash, strings.Join(pts, " "))
-		}
-		lx := left + 10 + i*140
-		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`, lx, lx+20, top+14, top+14, s.color, dash)
-		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", lx+25, top+18, html.EscapeString(s.name))
+		p.Add(line)
+		p.Legend.Add(s.name, line)
 	}
+	return p, nil
+}
+
+// fixedTicks marks an axis at ticks, each labelled with its value and
+// suffix, whatever range the plot asks for (the axis is set to span them).
+func fixedTicks(ticks []float64, suffix string) plot.Ticker {
+	return plot.TickerFunc(func(float64, float64) []plot.Tick {
+		marks := make([]plot.Tick, len(ticks))
+		for i, t := range ticks {
+			marks[i] = plot.Tick{Value: t, Label: tickLabel(t) + suffix}
+		}
+		return marks
+	})
 }
 
 // niceTicks returns 0 and evenly spaced round values up to at least top

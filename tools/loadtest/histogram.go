@@ -6,115 +6,108 @@ package loadtest
 
 import (
 	"math"
-	"math/bits"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Histogram counts latencies in log-linear buckets, like an HDR histogram:
-// values below 2^(sub+1) µs are exact, larger ones fall in buckets that are
-// at most 1/2^sub of their value wide. Its size is fixed (a few thousand
-// counters), so a run of any length takes the same memory.
+// Histogram counts latencies in microseconds in an HDR histogram of
+// histogramDigits significant digits: values below 256 µs are exact, larger
+// ones are reported at most 1/128 (0.8 %) above their value. Beside the
+// library's buckets it keeps the exact max and sum, which the library only
+// approximates from bucket bounds.
 type Histogram struct {
-	sub    uint     // sub-bucket bits: 7 gives ≤ 0.8 % error, 5 gives ≤ 3 %
-	counts []uint64 // by bucket index
-	n      uint64
+	counts buckets
 	sum    uint64 // µs, for the mean
 	max    uint64 // µs, exact
 }
 
+// buckets is what both kinds of hdrhistogram-go histogram offer.
+type buckets interface {
+	RecordValues(v, n int64) error
+	ValueAtPercentile(percentile float64) int64
+	TotalCount() int64
+}
+
+// histogramDigits is the precision: 2 digits are the 2^8 sub-buckets per
+// power of two that keep every reported value within 0.8 %.
+const histogramDigits = 2
+
 // maxMicros caps recorded values (one hour); longer ones count as one hour.
 const maxMicros = uint64(time.Hour / time.Microsecond)
 
-// NewHistogram returns an empty histogram with 2^sub sub-buckets per power
-// of two.
-func NewHistogram(sub uint) *Histogram {
-	h := &Histogram{sub: sub}
-	h.counts = make([]uint64, h.index(maxMicros)+1)
-	return h
+// NewHistogram returns an empty histogram of a fixed size (a few thousand
+// counters), the fastest to record into: a run of any length takes the same
+// memory.
+func NewHistogram() *Histogram {
+	return &Histogram{counts: hdrhistogram.New(1, int64(maxMicros), histogramDigits)}
 }
 
-// index is the bucket of v µs: e*2^sub + v>>e, where e is how many low bits
-// the bucket ignores (0 for the exact range). Consecutive ranges tile: the
-// range of e starts where e-1 ended.
-func (h *Histogram) index(v uint64) int {
-	e := bits.Len64(v) - int(h.sub+1)
-	if e < 0 {
-		e = 0
-	}
-	return e<<h.sub + int(v>>uint(e))
-}
-
-// upper is the largest value that falls in bucket i, the value a quantile
-// reports (latency percentiles should err on the slow side).
-func (h *Histogram) upper(i int) uint64 {
-	size := 1 << h.sub
-	if i < 2*size {
-		return uint64(i)
-	}
-	e := uint(i>>h.sub) - 1
-	mant := uint64(i - int(e)<<h.sub) // in [2^sub, 2^(sub+1))
-	return (mant+1)<<e - 1
+// NewSparseHistogram returns an empty histogram of the same precision whose
+// memory grows with the buckets it uses, for the per-second histograms a
+// long run keeps one of for every second.
+func NewSparseHistogram() *Histogram {
+	return &Histogram{counts: hdrhistogram.NewPacked(1, int64(maxMicros), histogramDigits)}
 }
 
 // Record adds one latency.
 func (h *Histogram) Record(d time.Duration) {
-	v := uint64(max(d, 0) / time.Microsecond)
-	if v > maxMicros {
-		v = maxMicros
-	}
-	h.counts[h.index(v)]++
-	h.n++
+	v := min(uint64(max(d, 0)/time.Microsecond), maxMicros)
+	// Cannot fail: v is within the range the histogram was made for.
+	_ = h.counts.RecordValues(int64(v), 1)
 	h.sum += v
 	h.max = max(h.max, v)
 }
 
-// Merge adds every value of o (recorded with any precision) to h.
+// Merge adds every value of o (of either kind) to h.
 func (h *Histogram) Merge(o *Histogram) {
-	if o.sub == h.sub {
-		for i, c := range o.counts {
-			h.counts[i] += c
-		}
-	} else {
-		for i, c := range o.counts {
-			if c > 0 {
-				h.counts[h.index(o.upper(i))] += c
+	// Both kinds have the same buckets, so a bucket's lowest value lands in
+	// the same bucket of h.
+	add := func(value, count int64) bool {
+		_ = h.counts.RecordValues(value, count) // within range: o has the same one
+		return true
+	}
+	switch c := o.counts.(type) {
+	case *hdrhistogram.Histogram:
+		for _, bar := range c.Distribution() {
+			if bar.Count > 0 {
+				add(bar.From, bar.Count)
 			}
 		}
+	case *hdrhistogram.PackedHistogram:
+		c.ForEachBucket(add)
 	}
-	h.n += o.n
 	h.sum += o.sum
 	h.max = max(h.max, o.max)
 }
 
 // Count is how many values were recorded.
-func (h *Histogram) Count() uint64 { return h.n }
+func (h *Histogram) Count() uint64 { return uint64(h.counts.TotalCount()) }
 
 // Max is the largest value recorded, exactly.
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max) * time.Microsecond }
 
 // Mean is the average value; 0 when empty.
 func (h *Histogram) Mean() time.Duration {
-	if h.n == 0 {
+	n := h.Count()
+	if n == 0 {
 		return 0
 	}
-	return time.Duration(h.sum/h.n) * time.Microsecond
+	return time.Duration(h.sum/n) * time.Microsecond
 }
 
-// Quantile is the smallest bucket bound below or at which a fraction q of
-// the values lie (q in [0,1]); never above Max. 0 when empty.
+// Quantile is the upper bound of the bucket below or at which a fraction q of
+// the values lie (q in [0,1]), erring on the slow side as latency
+// percentiles should; never above Max. 0 when empty.
 func (h *Histogram) Quantile(q float64) time.Duration {
-	if h.n == 0 {
+	n := h.Count()
+	if n == 0 {
 		return 0
 	}
-	// rank is 1-based: the p50 of 1..100 is the 50th value.
-	rank := uint64(math.Ceil(q * float64(h.n)))
-	rank = min(max(rank, 1), h.n)
-	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
-			return time.Duration(min(h.upper(i), h.max)) * time.Microsecond
-		}
-	}
-	return h.Max()
+	// rank is 1-based and rounded up: the p50 of 1..100 is the 50th value,
+	// the p99 of 1..1001 the 991st. The library rounds its rank to the
+	// nearest, so it is handed the percentile of exactly this rank.
+	rank := min(max(uint64(math.Ceil(q*float64(n))), 1), n)
+	v := h.counts.ValueAtPercentile(100 * float64(rank) / float64(n))
+	return time.Duration(min(uint64(v), h.max)) * time.Microsecond
 }

@@ -272,7 +272,7 @@ func TestChart(t *testing.T) {
 	tests := []struct {
 		name      string
 		timeline  []SecondSummary
-		wantLines int // polylines drawn
+		wantLines int // series drawn, each named in the legend
 	}{
 		{"empty run", nil, 0},
 		{"without checkouts", []SecondSummary{{Second: 1, Requests: 10, P50Ms: 1, P99Ms: 2}}, 3},
@@ -283,9 +283,13 @@ func TestChart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svg := Chart(&Summary{Workload: Flow, Clients: 4, Timeline: tt.timeline})
+			svg, err := Chart(&Summary{Workload: Flow, Clients: 4, Timeline: tt.timeline})
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := map[string]bool{"requests/s": true, "checkouts/s": true, "p50 all": true, "p99 all": true, "p99 checkout": true}
 			d := xml.NewDecoder(strings.NewReader(string(svg)))
-			lines := 0
+			lines, inText := 0, false
 			for {
 				tok, err := d.Token()
 				if err == io.EOF {
@@ -294,12 +298,19 @@ func TestChart(t *testing.T) {
 				if err != nil {
 					t.Fatalf("not well-formed XML: %v\n%s", err, svg)
 				}
-				if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
-					lines++
+				switch tok := tok.(type) {
+				case xml.StartElement:
+					inText = tok.Name.Local == "text"
+				case xml.EndElement:
+					inText = false
+				case xml.CharData:
+					if inText && names[strings.TrimSpace(string(tok))] {
+						lines++
+					}
 				}
 			}
 			if lines != tt.wantLines {
-				t.Errorf("%d polylines, want %d", lines, tt.wantLines)
+				t.Errorf("%d series drawn, want %d\n%s", lines, tt.wantLines, svg)
 			}
 		})
 	}

@@ -32,13 +32,6 @@ func (o Outcome) Failure() bool { return o != OK && o != Expected4xx }
 // checkoutEndpoint is the route whose answers make the checkouts/s figure.
 const checkoutEndpoint = "POST /orders/checkout/{order_id}"
 
-// precisions of the histograms: per endpoint over the whole run fine, per
-// second coarse (a long run keeps one per second).
-const (
-	endpointPrecision = 7
-	secondPrecision   = 5
-)
-
 // maxSamples bounds how many failure messages a run keeps.
 const maxSamples = 20
 
@@ -77,7 +70,7 @@ func NewRecorder(start time.Time, duration time.Duration) *Recorder {
 	if duration > 0 {
 		last = int((duration - 1) / time.Second)
 	}
-	return &Recorder{start: start, lastSec: last, endpoints: map[string]*endpointStats{}, all: NewHistogram(endpointPrecision)}
+	return &Recorder{start: start, lastSec: last, endpoints: map[string]*endpointStats{}, all: NewHistogram()}
 }
 
 // Record adds one answer: its endpoint, when it arrived, how long it took
@@ -87,7 +80,7 @@ func (r *Recorder) Record(endpoint string, done time.Time, took time.Duration, o
 	defer r.mu.Unlock()
 	e := r.endpoints[endpoint]
 	if e == nil {
-		e = &endpointStats{hist: NewHistogram(endpointPrecision)}
+		e = &endpointStats{hist: NewHistogram()}
 		r.endpoints[endpoint] = e
 	}
 	e.hist.Record(took)
@@ -118,7 +111,8 @@ func (r *Recorder) secondAt(t time.Time) *second {
 		i = min(i, r.lastSec)
 	}
 	for len(r.seconds) <= i {
-		r.seconds = append(r.seconds, &second{hist: NewHistogram(secondPrecision), checkout: NewHistogram(secondPrecision)})
+		// Sparse: a long run keeps one per second, most of whose buckets stay empty.
+		r.seconds = append(r.seconds, &second{hist: NewSparseHistogram(), checkout: NewSparseHistogram()})
 	}
 	return r.seconds[i]
 }

@@ -154,7 +154,11 @@ func (s *Summary) WriteFiles(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "chart.svg"), Chart(s), 0o644)
+	chart, err := Chart(s)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "chart.svg"), chart, 0o644)
 }
 
 // Report prints the summary for a person.
