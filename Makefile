@@ -9,6 +9,11 @@ UP        := $(WDM_DIR)/bin/up
 TESTFLAGS ?= -count=1 -p 2 -timeout 15m
 FUZZTIME  ?= 10s
 PKGS      ?= ./...
+# The bench and soak tools are a Go module of their own (tools/, so their
+# libraries stay out of the shop's go.mod); make test runs these packages of
+# it too, relative to tools/ (empty: none).
+TOOLS      := tools
+TOOLS_PKGS ?= ./...
 # make bench: the load client against a running stack (make up), e.g.
 #   make bench WORKLOAD=checkout CLIENTS=64 DURATION=20s
 WDM_GATEWAY ?= http://127.0.0.1:8000
@@ -43,46 +48,51 @@ up: up-binary
 
 # go vet, then every test against private Postgres and RabbitMQ (up
 # -services-only starts them, exports WDM_TEST_PG_ADDR / WDM_TEST_AMQP_URL,
-# stops them afterwards), then each fuzz target briefly.
+# stops them afterwards), then each fuzz target briefly. Both modules: the
+# shop's and tools/; then the cluster module's unit tests (no cluster).
 test: vet go-test cluster-unit fuzz
 
 go-test: up-binary
-	$(UP) -services-only -- $(GO) test $(TESTFLAGS) $(PKGS)
+	$(UP) -services-only -- sh -c '$(GO) test $(TESTFLAGS) $(PKGS)$(if $(TOOLS_PKGS), && $(GO) -C $(TOOLS) test $(TESTFLAGS) $(TOOLS_PKGS))'
 
 # Every `func FuzzX` in a _test.go file, one at a time (go test -fuzz takes one
-# target of one package). Go 1.26's fuzzing coordinator can fail a target
-# with a bare "context deadline exceeded" as -fuzztime runs out
+# target of one package), in the module the file belongs to (the nearest
+# go.mod above it: the shop's or tools/). Go 1.26's fuzzing coordinator can
+# fail a target with a bare "context deadline exceeded" as -fuzztime runs out
 # (go.dev/issue/75804, fixed in 1.27): such a run, with no input written and
 # no seed failing, is run once more; any other failure fails at once.
 fuzz:
 	@set -e; for file in $$(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=.wdm --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*\(' .); do \
+		dir=$$(dirname $$file); mod=$$dir; \
+		while [ ! -f $$mod/go.mod ]; do mod=$$(dirname $$mod); done; \
+		pkg=.$${dir#$$mod}; \
 		for target in $$(grep -oE '^func Fuzz[A-Za-z0-9_]*' $$file | cut -d' ' -f2); do \
-			echo "fuzz $$target in $$(dirname $$file) for $(FUZZTIME)"; \
-			if out=$$($(GO) test -run=NONE -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$(dirname $$file) 2>&1); then \
+			echo "fuzz $$target in $$dir for $(FUZZTIME)"; \
+			if out=$$($(GO) -C $$mod test -run=NONE -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1); then \
 				echo "$$out"; continue; \
 			fi; \
 			echo "$$out"; \
 			case "$$out" in *"Failing input written"*|*"seed corpus"*) exit 1;; *"context deadline exceeded"*) ;; *) exit 1;; esac; \
 			echo "fuzz $$target: the deadline race of go.dev/issue/75804, not a finding; once more"; \
-			$(GO) test -run=NONE -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$(dirname $$file); \
+			$(GO) -C $$mod test -run=NONE -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 		done; \
 	done
 
-# The load client (cmd/bench) against the stack at $(WDM_GATEWAY): progress
+# The load client (tools/cmd/bench) against the stack at $(WDM_GATEWAY): progress
 # every second, a report, $(BENCH_OUT)/summary.json and chart.svg; fails on an
 # unexpected failure or an inconsistent audit. Other flags: BENCH_FLAGS.
 bench:
-	@$(GO) build -o $(WDM_DIR)/bin/bench ./cmd/bench
+	@$(GO) -C $(TOOLS) build -o $(abspath $(WDM_DIR))/bin/bench ./cmd/bench
 	$(WDM_DIR)/bin/bench -workload $(WORKLOAD) -clients $(CLIENTS) -duration $(DURATION) \
 		-gateway $(WDM_GATEWAY) -out $(BENCH_OUT) $(BENCH_FLAGS)
 
-# The sustained run (cmd/soak) against the stack `make up` runs with the same
+# The sustained run (tools/cmd/soak) against the stack `make up` runs with the same
 # WDM_DIR: measures capacity unless SOAK_RATE (flows/s) is set, then paces
 # the flow workload at 70 % of it, samples every SOAK_INTERVAL, fails when
 # memory, goroutines, connections or queues crept up or a dead letter
 # appeared; $(WDM_DIR)/soak/summary.json. Other flags: SOAK_FLAGS.
 soak:
-	@$(GO) build -o $(WDM_DIR)/bin/soak ./cmd/soak
+	@$(GO) -C $(TOOLS) build -o $(abspath $(WDM_DIR))/bin/soak ./cmd/soak
 	$(WDM_DIR)/bin/soak -dir $(WDM_DIR) -duration $(SOAK_DURATION) -interval $(SOAK_INTERVAL) \
 		-rate $(SOAK_RATE) -out $(WDM_DIR)/soak $(SOAK_FLAGS)
 
@@ -99,7 +109,8 @@ fmt:
 
 vet:
 	$(GO) vet ./...
-	cd cluster && $(GO) vet ./...
+	$(GO) -C $(TOOLS) vet ./...
+	$(GO) -C cluster vet ./...
 
 # Removes the local stack's state: data of the private servers, binaries, logs.
 clean:

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // TestOperationGauges: the process serving saga-sweep exports the stuck

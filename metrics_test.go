@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // TestRequestMetrics: every request an operation serves, HTTP or event, is

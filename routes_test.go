@@ -11,10 +11,10 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"github.com/wdm-knative/webshop/internal/eventtest"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/eventtest"
+	"github.com/wdm-knative/webshop/local/testenv"
 	"github.com/wdm-knative/webshop/schemas"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // The broker benchmarks measure one hop end to end: ingress POST (with the

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // TestRabbitMQKilled: RabbitMQ dies by SIGKILL while events stream through

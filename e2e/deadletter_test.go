@@ -19,7 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/shopclient"
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stack"
+	"github.com/wdm-knative/webshop/local/stackfile"
 )
 
 // deadLetterDeadline is SAGA_DEADLINE of the dead-letter test's stack: long
@@ -278,7 +279,7 @@ func shopState(t *testing.T, ctx context.Context, st *stack.Stack) string {
 // brokerDelivered sums a Trigger's acked deliveries from the broker's /metrics.
 func brokerDelivered(t *testing.T, dir, trigger string) float64 {
 	t.Helper()
-	e, err := stack.ReadEndpoints(dir)
+	e, err := stackfile.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/shopclient"
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stack"
 )
 
 // The supervisor brings a killed function back within 2 s, and requests

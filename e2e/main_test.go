@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/wdm-knative/webshop/internal/shopclient"
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stack"
 )
 
 // shop is the stack every test of the package shares; tests run one at a

@@ -1,6 +1,8 @@
 package knative
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"regexp"
@@ -9,11 +11,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
-const locustfile = "loadtest/locustfile.py"
+const (
+	locustfile = "loadtest/locustfile.py"
+	// workloadFile is the mixed workload both load clients run.
+	workloadFile = "loadtest/workload.json"
+)
 
 // TestLoadtestKustomizationRenders: Locust's master and workers render, run
 // on their own node pool in their own namespace, find each other, mount the
@@ -40,6 +47,9 @@ func TestLoadtestKustomizationRenders(t *testing.T) {
 			decodeStrict(t, m, &cm)
 			if cm.Data["locustfile.py"] != string(source) {
 				t.Errorf("ConfigMap locustfile does not hold %s", locustfile)
+			}
+			if workload, err := os.ReadFile(workloadFile); err != nil || cm.Data["workload.json"] != string(workload) {
+				t.Errorf("ConfigMap locustfile does not hold %s, which the locustfile reads beside it (%v)", workloadFile, err)
 			}
 		case m.Kind == "ConfigMap" && m.Metadata.Name == "locust-settings":
 			var cm corev1.ConfigMap
@@ -108,6 +118,8 @@ func locustUserClasses(t *testing.T, source string) []string {
 // builds and the API.md route it reports it under.
 type locustCall struct{ method, url, route string }
 
+// locustCalls are the requests written in the locustfile and the ops of the
+// workload file it runs (whose URL is the route filled in).
 func locustCalls(t *testing.T) []locustCall {
 	t.Helper()
 	source, err := os.ReadFile(locustfile)
@@ -117,6 +129,9 @@ func locustCalls(t *testing.T) []locustCall {
 	var out []locustCall
 	for _, m := range regexp.MustCompile(`"(GET|POST|DELETE|PUT)",\s*f?"([^"]+)",\s*"([^"]+)"`).FindAllStringSubmatch(string(source), -1) {
 		out = append(out, locustCall{m[1], m[2], m[3]})
+	}
+	for _, op := range readWorkload(t).Ops {
+		out = append(out, locustCall{op.Method, op.Route, op.Route})
 	}
 	if len(out) == 0 {
 		t.Fatal("no requests found in the locustfile")
@@ -173,6 +188,142 @@ func TestLocustfileRoutesMatchAPI(t *testing.T) {
 		}
 	}
 }
+
+// workload is knative/loadtest/workload.json: scenarios of steps, each
+// step an op with a route.
+type workload struct {
+	About     string `json:"about"`
+	Scenarios []struct {
+		Name   string `json:"name"`
+		Weight int    `json:"weight"`
+		Steps  []struct {
+			Op       string `json:"op"`
+			Item     int    `json:"item"`
+			MustFail bool   `json:"must_fail"`
+		} `json:"steps"`
+	} `json:"scenarios"`
+	Ops map[string]struct {
+		Method string              `json:"method"`
+		Route  string              `json:"route"`
+		Params map[string][2]int64 `json:"params"`
+	} `json:"ops"`
+}
+
+func readWorkload(t *testing.T) workload {
+	t.Helper()
+	b, err := os.ReadFile(workloadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w workload
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&w); err != nil {
+		t.Fatalf("%s: %v", workloadFile, err)
+	}
+	if len(w.Scenarios) == 0 {
+		t.Fatalf("%s has no scenario", workloadFile)
+	}
+	return w
+}
+
+// TestLocustfileRunsTheWorkload: the locustfile's mixed user is the
+// workload file, not a copy of it. The file is read beside the locustfile,
+// and, run against a stand-in client (Locust itself is not installed here),
+// each of its tasks is a scenario of the file with the file's weight that
+// sends the file's ops in the file's order.
+func TestLocustfileRunsTheWorkload(t *testing.T) {
+	source, err := os.ReadFile(locustfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`open\(os\.path\.join\(os\.path\.dirname\(os\.path\.abspath\(__file__\)\), "workload\.json"\)\)`).Match(source) {
+		t.Errorf("%s does not read workload.json beside itself", locustfile)
+	}
+	w := readWorkload(t)
+	type task struct {
+		Weight   int      `json:"weight"`
+		Requests []string `json:"requests"` // method and reported route
+	}
+	want := map[string]task{}
+	for _, sc := range w.Scenarios {
+		tk := task{Weight: sc.Weight}
+		for _, st := range sc.Steps {
+			op, ok := w.Ops[st.Op]
+			if !ok {
+				t.Fatalf("scenario %s: no op %q in %s", sc.Name, st.Op, workloadFile)
+			}
+			tk.Requests = append(tk.Requests, op.Method+" "+op.Route)
+		}
+		want[sc.Name] = tk
+	}
+
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: the locustfile's tasks are not run")
+	}
+	out, err := exec.Command(python, "-c", locustStandIn, locustfile).Output()
+	if err != nil {
+		t.Fatalf("running %s's tasks: %v\n%s", locustfile, err, out)
+	}
+	var got map[string]task
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the locustfile's MixedUser tasks (-the workload file +the locustfile):\n%s", diff)
+	}
+}
+
+// locustStandIn imports a locustfile with stand-ins for locust and requests,
+// runs each task of MixedUser once against a client that answers every
+// request with 200 and fresh IDs, and prints each task's weight and the
+// requests it sent as JSON.
+const locustStandIn = `
+import importlib.util, json, sys, types
+
+locust = types.ModuleType("locust")
+locust.HttpUser = type("HttpUser", (), {})
+locust.between = lambda low, high: None
+locust.task = lambda *args, **kwargs: (lambda f: f)
+locust.events = types.SimpleNamespace(test_start=types.SimpleNamespace(add_listener=lambda f: f))
+runners = types.ModuleType("locust.runners")
+runners.WorkerRunner = type("WorkerRunner", (), {})
+sys.modules.update({"locust": locust, "locust.runners": runners, "requests": types.ModuleType("requests")})
+
+spec = importlib.util.spec_from_file_location("locustfile", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+
+sent = []
+
+class Response:
+    status_code = 200
+    def json(self):
+        return {"item_id": "item%d" % len(sent), "user_id": "user%d" % len(sent), "order_id": "order%d" % len(sent)}
+    def success(self):
+        pass
+    def failure(self, message):
+        pass
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return False
+
+class Client:
+    def request(self, method, url, name, catch_response):
+        sent.append(method + " " + name)
+        return Response()
+
+user = module.MixedUser()
+user.client = Client()
+tasks = {}
+for run, weight in module.MixedUser.tasks.items():
+    sent.clear()
+    run(user)
+    tasks[run.__name__] = {"weight": weight, "requests": list(sent)}
+print(json.dumps(tasks))
+`
 
 // TestLocustfileCompiles byte-compiles the locustfile (Locust itself is not
 // installed here; the syntax is what can be checked offline).

@@ -3,7 +3,7 @@ package saga
 import (
 	"testing"
 
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
-	"github.com/wdm-knative/webshop/internal/eventtest"
-	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/local/eventtest"
+	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/saga"
 )
 

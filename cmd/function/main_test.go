@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wdm-knative/webshop/internal/servers"
-	"github.com/wdm-knative/webshop/internal/testenv"
+	"github.com/wdm-knative/webshop/local/servers"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/wdm-knative/webshop/internal/stack/gateway"
+	"github.com/wdm-knative/webshop/local/stack/gateway"
 )
 
 // settings of the gateway process.

@@ -17,8 +17,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wdm-knative/webshop/internal/testenv"
-	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
+	"github.com/wdm-knative/webshop/local/testenv"
+	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

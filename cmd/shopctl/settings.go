@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/stackfile"
 )
 
 // settings are the functions' own variables, so that a Job or a shell
@@ -47,12 +47,12 @@ func loadSettings() (settings, error) {
 	if err != nil {
 		return s, err
 	}
-	e, err := stack.ReadEndpoints(dir)
+	e, err := stackfile.Read(dir)
 	if err != nil {
 		return s, fmt.Errorf("no ORDER_DSN, STOCK_DSN, PAYMENT_DSN or K_SINK set, and %w", err)
 	}
 	s.OrderDSN, s.StockDSN, s.PaymentDSN, s.Sink = e.OrderDSN, e.StockDSN, e.PaymentDSN, e.BrokerURL
-	s.from = filepath.Join(dir, stack.EndpointsFile)
+	s.from = filepath.Join(dir, stackfile.Name)
 	return s, nil
 }
 
@@ -68,11 +68,11 @@ func findStackDir(dir string) (string, error) {
 		return "", err
 	}
 	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, dir, stack.EndpointsFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(d, dir, stackfile.Name)); err == nil {
 			return filepath.Join(d, dir), nil
 		}
 		if filepath.Dir(d) == d {
-			return filepath.Join(wd, dir), nil // ReadEndpoints says it is not there
+			return filepath.Join(wd, dir), nil // stackfile.Read says it is not there
 		}
 	}
 }

@@ -24,8 +24,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/wdm-knative/webshop/internal/servers"
-	"github.com/wdm-knative/webshop/internal/stack"
+	"github.com/wdm-knative/webshop/local/servers"
+	"github.com/wdm-knative/webshop/local/stack"
 )
 
 func main() {

@@ -14,9 +14,9 @@ import (
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/testenv"
-	"github.com/wdm-knative/webshop/internal/testenv/shopdb"
-	"github.com/wdm-knative/webshop/internal/testenv/testserver"
+	"github.com/wdm-knative/webshop/local/testenv"
+	"github.com/wdm-knative/webshop/local/testenv/shopdb"
+	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/testenv/testserver"
+	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
 
 func TestOrderFlow(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/stock"
-	"github.com/wdm-knative/webshop/internal/testenv"
-	"github.com/wdm-knative/webshop/internal/testenv/testserver"
+	"github.com/wdm-knative/webshop/local/testenv"
+	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -1,8 +1,9 @@
 """Locust load test of the web shop: the course's two workloads, written for
-this project (knative/loadtest; the Go load client is cmd/bench).
+this project (knative/loadtest; the Go load client is tools/cmd/bench).
 
-MixedUser     the 2023 scenarios: each run makes its own items, user and
-              order, weights 5/30/25/20/10/10, two of them checkouts that
+MixedUser     the 2023 scenarios, as workload.json beside this file defines
+              them (the Go load client runs the same file): each run makes
+              its own items, user and order, two of them checkouts that
               must fail (no stock for the second item, no credit).
 CheckoutUser  the 2024 test: batch_init items, users and orders once when
               the test starts, then check out random orders.
@@ -15,9 +16,11 @@ the bench overlay, which routes batch_init.
 
 Every request goes through call(); its third argument is the route as
 API.md writes it, which is also the name Locust reports it under
-(knative/loadtest_test.go checks every one against API.md).
+(knative/loadtest_test.go checks every one, and workload.json's, against
+API.md).
 """
 
+import json
 import os
 import random
 
@@ -34,6 +37,11 @@ STARTING_STOCK = int(os.environ.get("WDM_STARTING_STOCK", "1000000"))
 STARTING_CREDIT = int(os.environ.get("WDM_STARTING_CREDIT", "1000000"))
 # batch_init writes up to 100,000 rows per call; the public route allows 300 s.
 BATCH_TIMEOUT = 330
+
+# The mixed workload's scenarios and ops (mounted beside this file in the
+# cluster, as it is in the repository).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "workload.json")) as f:
+    WORKLOAD = json.load(f)
 
 
 def call(client, method, url, route, expect_failure=False, accept=(200,)):
@@ -93,59 +101,38 @@ class CheckoutUser(HttpUser):
         call(self.client, "POST", f"/orders/checkout/{order}", "/orders/checkout/{order_id}", accept=(200, 400))
 
 
+def _scenario(scenario):
+    """A Locust task that runs one scenario of workload.json."""
+
+    def run(user):
+        made = {"items": []}
+        for step in scenario["steps"]:
+            user.step(step, made)
+
+    run.__name__ = scenario["name"]
+    return run
+
+
 class MixedUser(HttpUser):
-    """2023: the six scenarios, picked by weight, each on objects it makes."""
+    """2023: the scenarios of workload.json, picked by weight, each on
+    objects it makes."""
 
     wait_time = between(1, 1)
+    tasks = {_scenario(sc): sc["weight"] for sc in WORKLOAD["scenarios"]}
 
-    def item(self, stock=True):
-        item_id = call(self.client, "POST", f"/stock/item/create/{random.randint(1, 10)}", "/stock/item/create/{price}").json()["item_id"]
-        if stock:
-            call(self.client, "POST", f"/stock/add/{item_id}/{random.randint(100, 1000)}", "/stock/add/{item_id}/{amount}")
-        return item_id
-
-    def user(self, funds=True):
-        user_id = call(self.client, "POST", "/payment/create_user", "/payment/create_user").json()["user_id"]
-        if funds:
-            call(self.client, "POST", f"/payment/add_funds/{user_id}/{random.randint(10000, 100000)}", "/payment/add_funds/{user_id}/{amount}")
-        return user_id
-
-    def order(self, user_id, items):
-        order_id = call(self.client, "POST", f"/orders/create/{user_id}", "/orders/create/{user_id}").json()["order_id"]
-        for item_id in items:
-            call(self.client, "POST", f"/orders/addItem/{order_id}/{item_id}", "/orders/addItem/{order_id}/{item_id}")
-        return order_id
-
-    def checkout(self, order_id, must_fail=False):
-        call(self.client, "POST", f"/orders/checkout/{order_id}", "/orders/checkout/{order_id}", expect_failure=must_fail)
-
-    @task(5)
-    def admin_creates_item(self):
-        self.item()
-
-    @task(30)
-    def one_item_checkout(self):
-        self.checkout(self.order(self.user(), [self.item()]))
-
-    @task(25)
-    def two_item_checkout(self):
-        self.checkout(self.order(self.user(), [self.item(), self.item()]))
-
-    @task(20)
-    def add_remove_add_checkout(self):
-        item_id = self.item()
-        order_id = self.order(self.user(), [item_id])
-        call(self.client, "DELETE", f"/orders/removeItem/{order_id}/{item_id}", "/orders/removeItem/{order_id}/{item_id}")
-        call(self.client, "POST", f"/orders/addItem/{order_id}/{item_id}", "/orders/addItem/{order_id}/{item_id}")
-        call(self.client, "GET", f"/orders/find/{order_id}", "/orders/find/{order_id}")
-        self.checkout(order_id)
-
-    @task(10)
-    def must_fail_stock(self):
-        # The second item never gets stock.
-        self.checkout(self.order(self.user(), [self.item(), self.item(stock=False)]), must_fail=True)
-
-    @task(10)
-    def must_fail_credit(self):
-        # The user never gets funds.
-        self.checkout(self.order(self.user(funds=False), [self.item()]), must_fail=True)
+    def step(self, step, made):
+        """Sends one op of a scenario with the IDs made so far (made) and
+        random parameters drawn from the op's ranges; keeps the ID a
+        create answers with."""
+        op = WORKLOAD["ops"][step["op"]]
+        values = {name: random.randint(low, high) for name, (low, high) in sorted(op.get("params", {}).items())}
+        if "{item_id}" in op["route"]:
+            values["item_id"] = made["items"][step.get("item", 0)]
+        values.update(user_id=made.get("user_id"), order_id=made.get("order_id"))
+        url = op["route"].format(**values)
+        response = call(self.client, op["method"], url, op["route"], expect_failure=step.get("must_fail", False))
+        if step["op"] == "create_item":
+            made["items"].append(response.json()["item_id"])
+        elif step["op"] in ("create_user", "create_order"):
+            key = "user_id" if step["op"] == "create_user" else "order_id"
+            made[key] = response.json()[key]

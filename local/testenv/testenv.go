@@ -1,0 +1,163 @@
+// Package testenv gives tests real PostgreSQL and RabbitMQ servers: the ones
+// `make test` started (named by WDM_TEST_PG_ADDR and WDM_TEST_AMQP_URL), or
+// private instances this test binary starts on first use and Main stops.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wdm-knative/webshop/local/servers"
+)
+
+var (
+	mu        sync.Mutex
+	pgAddr    string
+	amqpURL   string
+	startedMu sync.Mutex // separate: servers start while mu is held
+	started   []*servers.Server
+	dbSerial  atomic.Int64
+)
+
+// Main runs the tests and stops every server the binary started.
+func Main(m *testing.M) {
+	code := m.Run()
+	startedMu.Lock()
+	for _, s := range started {
+		_ = s.Stop()
+	}
+	startedMu.Unlock()
+	os.Exit(code)
+}
+
+// NewDatabase creates an empty database for one test and returns its DSN.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	addr := postgresAddr(t)
+	name := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), dbSerial.Add(1), sanitize(t.Name()))
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := servers.CreateDatabases(ctx, servers.ServerDSN(addr, "postgres"), name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	return servers.ServerDSN(addr, name)
+}
+
+// AMQPURL returns the address of a shared RabbitMQ server. Tests that use it
+// must name their exchanges and queues uniquely.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if amqpURL == "" {
+		amqpURL = os.Getenv("WDM_TEST_AMQP_URL")
+	}
+	if amqpURL == "" {
+		r, _ := OwnRabbitMQ(t, false)
+		amqpURL = r.URL()
+	}
+	return amqpURL
+}
+
+func postgresAddr(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if pgAddr == "" {
+		pgAddr = os.Getenv("WDM_TEST_PG_ADDR")
+	}
+	if pgAddr == "" {
+		p, _ := OwnPostgres(t, false)
+		pgAddr = fmt.Sprintf("127.0.0.1:%d", p.Port)
+	}
+	return pgAddr
+}
+
+// OwnPostgres starts a private PostgreSQL server that only this caller uses,
+// for tests that kill it. With perTest the server stops when the test ends;
+// otherwise when Main returns.
+func OwnPostgres(t testing.TB, perTest bool) (*servers.Postgres, *servers.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	port, err := servers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "wdm-test-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755)
+	p, err := servers.NewPostgres(ctx, filepath.Join(dir, "pg"), port)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	s, err := servers.StartServer(ctx, p.Command, p.WaitReady)
+	if err != nil {
+		t.Fatalf("start postgres: %v", err)
+	}
+	track(t, s, perTest)
+	return p, s
+}
+
+// OwnRabbitMQ starts a private RabbitMQ node that only this caller uses.
+func OwnRabbitMQ(t testing.TB, perTest bool) (*servers.RabbitMQ, *servers.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	port, err := servers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := servers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "wdm-test-rmq-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := servers.NewRabbitMQ(dir, port, dist)
+	if err != nil {
+		t.Fatalf("rabbitmq: %v", err)
+	}
+	s, err := servers.StartServer(ctx, r.Command, r.WaitReady)
+	if err != nil {
+		t.Fatalf("start rabbitmq: %v", err)
+	}
+	track(t, s, perTest)
+	return r, s
+}
+
+func track(t testing.TB, s *servers.Server, perTest bool) {
+	if perTest {
+		t.Cleanup(func() { _ = s.Stop() })
+		return
+	}
+	startedMu.Lock()
+	started = append(started, s)
+	startedMu.Unlock()
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, s)
+}
