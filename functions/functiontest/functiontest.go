@@ -1,6 +1,6 @@
 // Package functiontest holds what the domains' HTTP tests share: a table of
-// requests checked in order, a burst of concurrent requests, and reads of a
-// test database.
+// requests checked in order, bursts of concurrent requests or deliveries, and
+// reads of a test database.
 package functiontest
 
 import (
@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/internal/testenv"
 )
@@ -48,32 +51,58 @@ func RunSteps[S any](t *testing.T, base string, steps []Step[S], after func(t *t
 	}
 }
 
-// Race sends n requests at once, url(i) the i-th, and counts their statuses.
-func Race(t *testing.T, n int, method string, url func(i int) string) map[int]int {
+// Count runs call n times at once, call(i) the i-th, and counts what the
+// calls return; a call's error fails the test and is not counted.
+func Count[K comparable](t *testing.T, n int, call func(i int) (K, error)) map[K]int {
 	t.Helper()
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		statuses = map[int]int{}
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[K]int{}
 	)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest(method, url(i), nil)
-			resp, err := http.DefaultClient.Do(req)
+			k, err := call(i)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			resp.Body.Close()
 			mu.Lock()
-			statuses[resp.StatusCode]++
+			counts[k]++
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return statuses
+	return counts
+}
+
+// Race sends n requests at once, url(i) the i-th, and counts their statuses.
+func Race(t *testing.T, n int, method string, url func(i int) string) map[int]int {
+	t.Helper()
+	return Count(t, n, func(i int) (int, error) {
+		req, _ := http.NewRequest(method, url(i), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	})
+}
+
+// ReplyTypes delivers n events to h at once, in(i) the i-th, and counts the
+// replies by event type.
+func ReplyTypes(t *testing.T, h eventhttp.Handler, n int, in func(i int) event.Event) map[string]int {
+	t.Helper()
+	return Count(t, n, func(i int) (string, error) {
+		out, err := h(context.Background(), in(i))
+		if err != nil {
+			return "", err
+		}
+		return out.Type(), nil
+	})
 }
 
 // Int is the one integer that sql (with args) selects from db.

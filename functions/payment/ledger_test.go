@@ -147,7 +147,7 @@ func TestDebitConcurrentOnOneUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.user("u", 10)
-	replies := schematest.ReplyTypes(t, f.ev.Debit, 40, func(i int) event.Event {
+	replies := functiontest.ReplyTypes(t, f.ev.Debit, 40, func(i int) event.Event {
 		return requested(fmt.Sprintf("s%d", i), "u", 1)
 	})
 	if debited := replies[schemas.TypePaymentDebited]; debited != 10 || f.credit("u") != 0 {

@@ -168,7 +168,7 @@ func TestReserveConcurrentOnOneItem(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.item("hot", 10)
-	replies := schematest.ReplyTypes(t, f.ev.Reserve, 40, func(i int) event.Event {
+	replies := functiontest.ReplyTypes(t, f.ev.Reserve, 40, func(i int) event.Event {
 		return requested(fmt.Sprintf("s%d", i), it("hot", 1))
 	})
 	if reserved := replies[schemas.TypeStockReserved]; reserved != 10 || f.stock("hot") != 0 {

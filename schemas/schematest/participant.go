@@ -3,7 +3,6 @@ package schematest
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -40,31 +39,4 @@ func CheckPermanent(t *testing.T, ops map[string]eventhttp.Handler, bad event.Ev
 			}
 		})
 	}
-}
-
-// ReplyTypes delivers n events to h at once, in(i) the i-th, and counts the
-// replies by event type; a handler error fails the test.
-func ReplyTypes(t *testing.T, h eventhttp.Handler, n int, in func(i int) event.Event) map[string]int {
-	t.Helper()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		types = map[string]int{}
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := h(context.Background(), in(i))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			types[out.Type()]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return types
 }
