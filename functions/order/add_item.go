@@ -25,23 +25,16 @@ func (h *Handlers) AddItem(w http.ResponseWriter, r *http.Request) {
 	if p.Has("quantity") {
 		qty = p.Positive("quantity")
 	}
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	// Read the price before the transaction: no row lock is held while we
-	// wait on another function.
-	price, err := h.prices.Price(r.Context(), itemID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	total, err := h.store.AddItem(r.Context(), orderID, itemID, qty, price)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, costResponse{OrderID: orderID, TotalCost: total})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (costResponse, error) {
+		// Read the price before the transaction: no row lock is held while we
+		// wait on another function.
+		price, err := h.prices.Price(ctx, itemID)
+		if err != nil {
+			return costResponse{}, err
+		}
+		total, err := h.store.AddItem(ctx, orderID, itemID, qty, price)
+		return costResponse{OrderID: orderID, TotalCost: total}, err
+	})
 }
 
 // AddItem adds qty units of an item at unitPrice to an open order and

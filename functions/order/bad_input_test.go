@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wdm-knative/webshop/functions/functiontest"
 )
 
 // TestOrderBadInput covers API.md's Errors section for orders: each request
@@ -17,55 +19,44 @@ func TestOrderBadInput(t *testing.T) {
 	id := s.newOrder(t, user)
 	must(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+item+"/2")
 	long := strings.Repeat("o", 129)
-	tests := []struct {
-		name   string
-		method string
-		path   string
-		want   int
-	}{
-		{name: "quantity non-integer", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/two", want: 400},
-		{name: "quantity zero", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/0", want: 400},
-		{name: "quantity negative", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/-1", want: 400},
-		{name: "quantity past int64", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/9223372036854775808", want: 400},
-		{name: "total would overflow int64", method: "POST", path: "/orders/addItem/" + id + "/" + item + "/9223372036854775807", want: 400},
-		{name: "unknown item", method: "POST", path: "/orders/addItem/" + id + "/nope/1", want: 400},
-		{name: "unknown order", method: "POST", path: "/orders/addItem/nope/" + item + "/1", want: 404},
-		{name: "item ID over 128 bytes", method: "POST", path: "/orders/addItem/" + id + "/" + long + "/1", want: 400},
-		{name: "order ID over 128 bytes", method: "GET", path: "/orders/find/" + long, want: 400},
-		{name: "order ID with NUL", method: "GET", path: "/orders/find/a%00", want: 400},
-		{name: "user ID with control character", method: "POST", path: "/orders/create/u%09", want: 400},
-		{name: "user ID over 128 bytes", method: "POST", path: "/orders/create/" + long, want: 400},
-		{name: "unknown user", method: "POST", path: "/orders/create/nobody", want: 400},
-		{name: "find unknown", method: "GET", path: "/orders/find/nope", want: 404},
-		{name: "remove item from unknown order", method: "DELETE", path: "/orders/removeItem/nope/" + item, want: 404},
-		{name: "remove item not in order", method: "DELETE", path: "/orders/removeItem/" + id + "/other", want: 400},
-		{name: "remove item with bad ID", method: "DELETE", path: "/orders/removeItem/" + id + "/%FF", want: 400},
-		{name: "remove unknown order", method: "DELETE", path: "/orders/remove/nope", want: 404},
-		{name: "remove with POST", method: "POST", path: "/orders/remove/" + id, want: 405},
-		{name: "batch n non-integer", method: "POST", path: "/orders/batch_init/x/1/1/1", want: 400},
-		{name: "batch no items to draw from", method: "POST", path: "/orders/batch_init/10/0/1/1", want: 400},
-		{name: "batch no users to draw from", method: "POST", path: "/orders/batch_init/10/1/0/1", want: 400},
-		{name: "batch negative price", method: "POST", path: "/orders/batch_init/10/1/1/-1", want: 400},
-		{name: "batch total past int64", method: "POST", path: "/orders/batch_init/10/1/1/9223372036854775807", want: 400},
-		{name: "unknown route", method: "GET", path: "/orders/list", want: 404},
-		{name: "addItem missing item", method: "POST", path: "/orders/addItem/" + id, want: 404},
-		{name: "find with POST", method: "POST", path: "/orders/find/" + id, want: 405},
+	tests := []functiontest.Step[struct{}]{
+		{Name: "quantity non-integer", Method: "POST", Path: "/orders/addItem/" + id + "/" + item + "/two", Status: 400},
+		{Name: "quantity zero", Method: "POST", Path: "/orders/addItem/" + id + "/" + item + "/0", Status: 400},
+		{Name: "quantity negative", Method: "POST", Path: "/orders/addItem/" + id + "/" + item + "/-1", Status: 400},
+		{Name: "quantity past int64", Method: "POST", Path: "/orders/addItem/" + id + "/" + item + "/9223372036854775808", Status: 400},
+		{Name: "total would overflow int64", Method: "POST", Path: "/orders/addItem/" + id + "/" + item + "/9223372036854775807", Status: 400},
+		{Name: "unknown item", Method: "POST", Path: "/orders/addItem/" + id + "/nope/1", Status: 400},
+		{Name: "unknown order", Method: "POST", Path: "/orders/addItem/nope/" + item + "/1", Status: 404},
+		{Name: "item ID over 128 bytes", Method: "POST", Path: "/orders/addItem/" + id + "/" + long + "/1", Status: 400},
+		{Name: "order ID over 128 bytes", Method: "GET", Path: "/orders/find/" + long, Status: 400},
+		{Name: "order ID with NUL", Method: "GET", Path: "/orders/find/a%00", Status: 400},
+		{Name: "user ID with control character", Method: "POST", Path: "/orders/create/u%09", Status: 400},
+		{Name: "user ID over 128 bytes", Method: "POST", Path: "/orders/create/" + long, Status: 400},
+		{Name: "unknown user", Method: "POST", Path: "/orders/create/nobody", Status: 400},
+		{Name: "find unknown", Method: "GET", Path: "/orders/find/nope", Status: 404},
+		{Name: "remove item from unknown order", Method: "DELETE", Path: "/orders/removeItem/nope/" + item, Status: 404},
+		{Name: "remove item not in order", Method: "DELETE", Path: "/orders/removeItem/" + id + "/other", Status: 400},
+		{Name: "remove item with bad ID", Method: "DELETE", Path: "/orders/removeItem/" + id + "/%FF", Status: 400},
+		{Name: "remove unknown order", Method: "DELETE", Path: "/orders/remove/nope", Status: 404},
+		{Name: "remove with POST", Method: "POST", Path: "/orders/remove/" + id, Status: 405},
+		{Name: "batch n non-integer", Method: "POST", Path: "/orders/batch_init/x/1/1/1", Status: 400},
+		{Name: "batch no items to draw from", Method: "POST", Path: "/orders/batch_init/10/0/1/1", Status: 400},
+		{Name: "batch no users to draw from", Method: "POST", Path: "/orders/batch_init/10/1/0/1", Status: 400},
+		{Name: "batch negative price", Method: "POST", Path: "/orders/batch_init/10/1/1/-1", Status: 400},
+		{Name: "batch total past int64", Method: "POST", Path: "/orders/batch_init/10/1/1/9223372036854775807", Status: 400},
+		{Name: "unknown route", Method: "GET", Path: "/orders/list", Status: 404},
+		{Name: "addItem missing item", Method: "POST", Path: "/orders/addItem/" + id, Status: 404},
+		{Name: "find with POST", Method: "POST", Path: "/orders/find/" + id, Status: 405},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, body := call(t, tt.method, s.order.URL+tt.path)
-			if code != tt.want || body["error"] == nil {
-				t.Fatalf("%s %s = %d %v, want %d with an error", tt.method, tt.path, code, body, tt.want)
-			}
-			o := s.find(t, id)
-			if len(o.Items) != 1 || o.Items[0].Quantity != 2 || o.TotalCost != 14 {
-				t.Fatalf("order changed: %+v", o)
-			}
-			if n := s.count(t, `SELECT count(*) FROM orders`); n != 1 {
-				t.Fatalf("%d orders, want 1", n)
-			}
-		})
-	}
+	functiontest.RunSteps(t, s.order.URL, tests, func(t *testing.T, _ struct{}) {
+		o := s.find(t, id)
+		if len(o.Items) != 1 || o.Items[0].Quantity != 2 || o.TotalCost != 14 {
+			t.Fatalf("order changed: %+v", o)
+		}
+		if n := s.count(t, `SELECT count(*) FROM orders`); n != 1 {
+			t.Fatalf("%d orders, want 1", n)
+		}
+	})
 }
 
 // TestAddItemConcurrently adds to one order from 50 goroutines: the row

@@ -21,15 +21,9 @@ func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
 	nItems := p.Positive("n_items")
 	nUsers := p.Positive("n_users")
 	price := p.Amount("item_price")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.store.BatchInit(r.Context(), n, nItems, nUsers, price); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]string{"msg": "Batch init for orders successful"})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+		return map[string]string{"msg": "Batch init for orders successful"}, h.store.BatchInit(ctx, n, nItems, nUsers, price)
+	})
 }
 
 // BatchInit writes n orders and their items in one transaction of two

@@ -13,25 +13,17 @@ import (
 func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
 	userID := p.ID("user_id")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	exists, err := h.users.UserExists(r.Context(), userID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !exists {
-		h.fail(w, r, fmt.Errorf("create order for %q: %w", userID, ErrUnknownUser))
-		return
-	}
-	id, err := h.store.Create(r.Context(), userID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]string{"order_id": id})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+		exists, err := h.users.UserExists(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			return nil, fmt.Errorf("create order for %q: %w", userID, ErrUnknownUser)
+		}
+		id, err := h.store.Create(ctx, userID)
+		return map[string]string{"order_id": id}, err
+	})
 }
 
 // Create inserts an open order; the database draws its UUID.

@@ -2,29 +2,17 @@ package order
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Find serves GET /orders/find/{order_id}.
 func (h *Handlers) Find(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
 	id := p.ID("order_id")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.store.Find(r.Context(), id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, o)
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (Order, error) { return h.store.Find(ctx, id) })
 }
 
 // Find reads an order with its items (ordered by item ID) in one query.
@@ -41,11 +29,8 @@ func (s *Store) Find(ctx context.Context, id string) (Order, error) {
 		FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
 		WHERE o.id = $1
 		GROUP BY o.id`, id).Scan(&o.UserID, &o.Status, &o.TotalCost, &items, &qtys)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Order{}, fmt.Errorf("find order %q: %w", id, ErrOrderNotFound)
-	}
 	if err != nil {
-		return Order{}, fmt.Errorf("find order %q: %w", id, err)
+		return Order{}, pgtx.RowError(err, ErrOrderNotFound, "find order %q", id)
 	}
 	for i := range items {
 		o.Items = append(o.Items, Line{ItemID: items[i], Quantity: qtys[i]})

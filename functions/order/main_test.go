@@ -1,7 +1,6 @@
 package order_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
@@ -93,16 +93,10 @@ func (s *shop) find(t testing.TB, id string) order.Order {
 
 func (s *shop) setStatus(t testing.TB, id, status string) {
 	t.Helper()
-	if _, err := s.orderDB.Exec(context.Background(), `UPDATE orders SET status = $2 WHERE id = $1`, id, status); err != nil {
-		t.Fatal(err)
-	}
+	functiontest.Exec(t, s.orderDB, `UPDATE orders SET status = $2 WHERE id = $1`, id, status)
 }
 
 func (s *shop) count(t testing.TB, sql string) int64 {
 	t.Helper()
-	var n int64
-	if err := s.orderDB.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return functiontest.Int(t, s.orderDB, sql)
 }

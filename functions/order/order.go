@@ -126,10 +126,6 @@ type costResponse struct {
 	TotalCost int64  `json:"total_cost"`
 }
 
-func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
-	api.WriteError(w, r, h.log, err)
-}
-
 // lockOpen locks an order's row for the rest of tx and checks that it is
 // open. Every change to an order's items goes through it, so item changes
 // and the saga's status change on one order are serialised by one row lock.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/local/testenv/testserver"
@@ -21,47 +22,35 @@ func TestOrderFlow(t *testing.T) {
 	id := s.newOrder(t, user)
 
 	type line = order.Line
-	steps := []struct {
-		name      string
-		method    string
-		path      string
-		want      int
-		wantItems []order.Line
-		wantTotal int64
-	}{
-		{name: "new order is empty", method: "GET", path: "/orders/find/" + id, want: 200, wantItems: []line{}},
-		{name: "add 2 apples (2024 form)", method: "POST", path: "/orders/addItem/" + id + "/" + apple + "/2", want: 200,
-			wantItems: []line{{ItemID: apple, Quantity: 2}}, wantTotal: 6},
-		{name: "add a pear (2023 form)", method: "POST", path: "/orders/addItem/" + id + "/" + pear, want: 200,
-			wantItems: sorted(line{ItemID: apple, Quantity: 2}, line{ItemID: pear, Quantity: 1}), wantTotal: 11},
-		{name: "add apples again raises the quantity", method: "POST", path: "/orders/addItem/" + id + "/" + apple + "/3", want: 200,
-			wantItems: sorted(line{ItemID: apple, Quantity: 5}, line{ItemID: pear, Quantity: 1}), wantTotal: 20},
-		{name: "remove one apple", method: "DELETE", path: "/orders/removeItem/" + id + "/" + apple, want: 200,
-			wantItems: sorted(line{ItemID: apple, Quantity: 4}, line{ItemID: pear, Quantity: 1}), wantTotal: 17},
-		{name: "remove the last pear (POST)", method: "POST", path: "/orders/removeItem/" + id + "/" + pear, want: 200,
-			wantItems: []line{{ItemID: apple, Quantity: 4}}, wantTotal: 12},
-		{name: "remove an item not in the order", method: "DELETE", path: "/orders/removeItem/" + id + "/" + pear, want: 400,
-			wantItems: []line{{ItemID: apple, Quantity: 4}}, wantTotal: 12},
-		{name: "add an unknown item", method: "POST", path: "/orders/addItem/" + id + "/nope/1", want: 400,
-			wantItems: []line{{ItemID: apple, Quantity: 4}}, wantTotal: 12},
-		{name: "add zero", method: "POST", path: "/orders/addItem/" + id + "/" + apple + "/0", want: 400,
-			wantItems: []line{{ItemID: apple, Quantity: 4}}, wantTotal: 12},
+	type want struct {
+		items []order.Line
+		total int64
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			code, body := call(t, st.method, s.order.URL+st.path)
-			if code != st.want {
-				t.Fatalf("%s %s = %d %v, want %d", st.method, st.path, code, body, st.want)
-			}
-			if code >= 400 && body["error"] == nil {
-				t.Fatalf("error answer without \"error\": %v", body)
-			}
-			o := s.find(t, id)
-			if !reflect.DeepEqual(o.Items, st.wantItems) || o.TotalCost != st.wantTotal || o.UserID != user || o.Paid {
-				t.Fatalf("order = %+v, want items %v total %d", o, st.wantItems, st.wantTotal)
-			}
-		})
+	steps := []functiontest.Step[want]{
+		{Name: "new order is empty", Method: "GET", Path: "/orders/find/" + id, Status: 200, Want: want{[]line{}, 0}},
+		{Name: "add 2 apples (2024 form)", Method: "POST", Path: "/orders/addItem/" + id + "/" + apple + "/2", Status: 200,
+			Want: want{[]line{{ItemID: apple, Quantity: 2}}, 6}},
+		{Name: "add a pear (2023 form)", Method: "POST", Path: "/orders/addItem/" + id + "/" + pear, Status: 200,
+			Want: want{sorted(line{ItemID: apple, Quantity: 2}, line{ItemID: pear, Quantity: 1}), 11}},
+		{Name: "add apples again raises the quantity", Method: "POST", Path: "/orders/addItem/" + id + "/" + apple + "/3", Status: 200,
+			Want: want{sorted(line{ItemID: apple, Quantity: 5}, line{ItemID: pear, Quantity: 1}), 20}},
+		{Name: "remove one apple", Method: "DELETE", Path: "/orders/removeItem/" + id + "/" + apple, Status: 200,
+			Want: want{sorted(line{ItemID: apple, Quantity: 4}, line{ItemID: pear, Quantity: 1}), 17}},
+		{Name: "remove the last pear (POST)", Method: "POST", Path: "/orders/removeItem/" + id + "/" + pear, Status: 200,
+			Want: want{[]line{{ItemID: apple, Quantity: 4}}, 12}},
+		{Name: "remove an item not in the order", Method: "DELETE", Path: "/orders/removeItem/" + id + "/" + pear, Status: 400,
+			Want: want{[]line{{ItemID: apple, Quantity: 4}}, 12}},
+		{Name: "add an unknown item", Method: "POST", Path: "/orders/addItem/" + id + "/nope/1", Status: 400,
+			Want: want{[]line{{ItemID: apple, Quantity: 4}}, 12}},
+		{Name: "add zero", Method: "POST", Path: "/orders/addItem/" + id + "/" + apple + "/0", Status: 400,
+			Want: want{[]line{{ItemID: apple, Quantity: 4}}, 12}},
 	}
+	functiontest.RunSteps(t, s.order.URL, steps, func(t *testing.T, want want) {
+		o := s.find(t, id)
+		if !reflect.DeepEqual(o.Items, want.items) || o.TotalCost != want.total || o.UserID != user || o.Paid {
+			t.Fatalf("order = %+v, want items %v total %d", o, want.items, want.total)
+		}
+	})
 
 	t.Run("find answers the API's shape", func(t *testing.T) {
 		body := must(t, "GET", s.order.URL+"/orders/find/"+id)

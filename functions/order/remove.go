@@ -13,15 +13,9 @@ import (
 func (h *Handlers) Remove(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
 	id := p.ID("order_id")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.store.Remove(r.Context(), id); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]bool{"done": true})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]bool, error) {
+		return map[string]bool{"done": true}, h.store.Remove(ctx, id)
+	})
 }
 
 // Remove deletes an open order and its lines in one statement. The DELETE

@@ -17,18 +17,11 @@ import (
 // its price. 400 when the item is not in the order or the order is not open.
 func (h *Handlers) RemoveItem(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
-	orderID := p.ID("order_id")
-	itemID := p.ID("item_id")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	total, err := h.store.RemoveItem(r.Context(), orderID, itemID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, costResponse{OrderID: orderID, TotalCost: total})
+	orderID, itemID := p.ID("order_id"), p.ID("item_id")
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (costResponse, error) {
+		total, err := h.store.RemoveItem(ctx, orderID, itemID)
+		return costResponse{OrderID: orderID, TotalCost: total}, err
+	})
 }
 
 // RemoveItem takes one unit of an item out of an open order and returns the

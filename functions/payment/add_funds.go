@@ -2,29 +2,20 @@ package payment
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // AddFunds serves POST /payment/add_funds/{user_id}/{amount} (amount > 0).
 func (h *Handlers) AddFunds(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
-	id := p.ID("user_id")
-	amount := p.Positive("amount")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if _, err := h.store.AddFunds(r.Context(), id, amount); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]bool{"done": true})
+	id, amount := p.ID("user_id"), p.Positive("amount")
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]bool, error) {
+		_, err := h.store.AddFunds(ctx, id, amount)
+		return map[string]bool{"done": true}, err
+	})
 }
 
 // AddFunds raises a user's credit in one atomic statement and returns the new
@@ -33,11 +24,5 @@ func (s *Store) AddFunds(ctx context.Context, id string, amount int64) (int64, e
 	var credit int64
 	err := s.db.QueryRow(ctx,
 		`UPDATE users SET credit = credit + $2 WHERE id = $1 RETURNING credit`, id, amount).Scan(&credit)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("add funds to %q: %w", id, ErrUserNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("add funds to %q: %w", id, err)
-	}
-	return credit, nil
+	return credit, pgtx.RowError(err, ErrUserNotFound, "add funds to %q", id)
 }

@@ -14,15 +14,9 @@ func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
 	n := p.Batch("n")
 	money := p.Amount("starting_money")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.store.BatchInit(r.Context(), n, money); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]string{"msg": "Batch init for users successful"})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+		return map[string]string{"msg": "Batch init for users successful"}, h.store.BatchInit(ctx, n, money)
+	})
 }
 
 // BatchInit writes n users in one statement, generated inside Postgres.

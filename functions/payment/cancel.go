@@ -16,17 +16,11 @@ import (
 // order's payment is refunded once; 400 when there is no payment to refund.
 func (h *Handlers) Cancel(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
-	userID := p.ID("user_id")
-	orderID := p.ID("order_id")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if _, err := h.store.Cancel(r.Context(), userID, orderID); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]bool{"done": true})
+	userID, orderID := p.ID("user_id"), p.ID("order_id")
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]bool, error) {
+		_, err := h.store.Cancel(ctx, userID, orderID)
+		return map[string]bool{"done": true}, err
+	})
 }
 
 // Cancel refunds an order's payment and marks it cancelled, in one

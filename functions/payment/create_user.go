@@ -10,12 +10,10 @@ import (
 
 // CreateUser serves POST /payment/create_user: a new user with credit 0.
 func (h *Handlers) CreateUser(w http.ResponseWriter, r *http.Request) {
-	id, err := h.store.CreateUser(r.Context())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]string{"user_id": id})
+	api.Answer(w, r, h.log, api.PathOf(r), func(ctx context.Context) (map[string]string, error) {
+		id, err := h.store.CreateUser(ctx)
+		return map[string]string{"user_id": id}, err
+	})
 }
 
 // CreateUser inserts a user; the database draws its UUID.

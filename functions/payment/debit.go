@@ -3,11 +3,10 @@ package payment
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
@@ -17,18 +16,7 @@ import (
 // rejection is a reply, not an error; only database trouble is an error (so
 // the broker retries).
 func (h *Events) Debit(ctx context.Context, in event.Event) (*event.Event, error) {
-	req, err := schemas.DecodeAs[schemas.CheckoutRequested](in)
-	if err != nil {
-		return nil, eventhttp.Permanent(err)
-	}
-	e, err := h.store.Debit(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if h.log.Enabled(ctx, slog.LevelDebug) {
-		h.log.Debug("payment debit", "saga", e.SagaID, "state", e.State, "reason", e.Reason)
-	}
-	return debitReply(in, e)
+	return participant.Step(ctx, h.log, "payment debit", in, h.store.Debit, debitReply)
 }
 
 // Debit takes the saga's total cost from the user's credit unless the ledger

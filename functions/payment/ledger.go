@@ -1,6 +1,8 @@
 package payment
 
 import (
+	"log/slog"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/schemas"
@@ -26,6 +28,11 @@ type LedgerEntry struct {
 	State   LedgerState
 	Amount  int64          // what was taken (debited, refunded)
 	Reason  schemas.Reason // why nothing was taken (rejected)
+}
+
+// LogValue is the row as a step's debug log line shows it.
+func (e LedgerEntry) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("saga", e.SagaID), slog.String("state", string(e.State)), slog.String("reason", string(e.Reason)))
 }
 
 // ledgerColumns are the columns scanLedger reads, in its order.

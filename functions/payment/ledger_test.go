@@ -1,17 +1,15 @@
 package payment
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
@@ -34,37 +32,21 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) user(id string, credit int64) {
 	f.t.Helper()
-	if _, err := f.pool.Exec(context.Background(), `INSERT INTO users (id, credit) VALUES ($1, $2)`, id, credit); err != nil {
-		f.t.Fatal(err)
-	}
+	functiontest.Exec(f.t, f.pool, `INSERT INTO users (id, credit) VALUES ($1, $2)`, id, credit)
 }
 
 func (f *fixture) credit(id string) int64 {
 	f.t.Helper()
-	var n int64
-	if err := f.pool.QueryRow(context.Background(), `SELECT credit FROM users WHERE id = $1`, id).Scan(&n); err != nil {
-		f.t.Fatal(err)
-	}
-	return n
+	return functiontest.Int(f.t, f.pool, `SELECT credit FROM users WHERE id = $1`, id)
 }
 
 func requested(saga, user string, amount int64) event.Event {
-	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), schemas.TypeCheckoutRequested,
-		schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: user,
-			Items: []schemas.Item{{ItemID: "i", Quantity: 1}}, TotalCost: amount})
-	if err != nil {
-		panic(err)
-	}
-	return e
+	return schematest.Requested(schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: user,
+		Items: []schemas.Item{{ItemID: "i", Quantity: 1}}, TotalCost: amount})
 }
 
 func compensate(saga, user string) event.Event {
-	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), schemas.TypeCheckoutCompensate,
-		schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: user, Reason: schemas.ReasonInsufficientStock})
-	if err != nil {
-		panic(err)
-	}
-	return e
+	return schematest.Compensate(schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: user, Reason: schemas.ReasonInsufficientStock})
 }
 
 // call runs a handler, checks the reply against its schema and returns it.
@@ -165,30 +147,11 @@ func TestDebitConcurrentOnOneUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.user("u", 10)
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		debited int
-	)
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := f.ev.Debit(context.Background(), requested(fmt.Sprintf("s%d", i), "u", 1))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if out.Type() == schemas.TypePaymentDebited {
-				mu.Lock()
-				debited++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if debited != 10 || f.credit("u") != 0 {
-		t.Errorf("debited %d (want 10), credit left %d (want 0)", debited, f.credit("u"))
+	replies := functiontest.ReplyTypes(t, f.ev.Debit, 40, func(i int) event.Event {
+		return requested(fmt.Sprintf("s%d", i), "u", 1)
+	})
+	if debited := replies[schemas.TypePaymentDebited]; debited != 10 || f.credit("u") != 0 {
+		t.Errorf("debited %d (want 10), credit left %d (want 0)", replies[schemas.TypePaymentDebited], f.credit("u"))
 	}
 }
 
@@ -200,21 +163,8 @@ func TestDebitRefundRace(t *testing.T) {
 	f.user("u", 100)
 	for i := range 30 {
 		saga := fmt.Sprintf("race%d", i)
-		var wg sync.WaitGroup
-		for _, call := range []func() error{
-			func() error { _, err := f.ev.Debit(context.Background(), requested(saga, "u", 5)); return err },
-			func() error { _, err := f.ev.Refund(context.Background(), compensate(saga, "u")); return err },
-			func() error { _, err := f.ev.Debit(context.Background(), requested(saga, "u", 5)); return err },
-		} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := call(); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
+		debit := schematest.Delivery{Handler: f.ev.Debit, In: requested(saga, "u", 5)}
+		schematest.DeliverAtOnce(t, debit, schematest.Delivery{Handler: f.ev.Refund, In: compensate(saga, "u")}, debit)
 		if got := f.credit("u"); got != 100 {
 			t.Fatalf("after race %d credit %d, want 100", i, got)
 		}
@@ -229,13 +179,7 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 	bad.SetSource("/test")
 	bad.SetType(schemas.TypeCheckoutCompensate)
 	_ = bad.SetData(event.ApplicationJSON, map[string]any{"saga_id": ""})
-	for name, h := range f.ev.Operations() {
-		t.Run(name, func(t *testing.T) {
-			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {
-				t.Errorf("got %v, want a permanent error", err)
-			}
-		})
-	}
+	schematest.CheckPermanent(t, f.ev.Operations(), bad)
 }
 
 // TestStepRaces: payment_debit and payment_refund survive every way the

@@ -27,24 +27,14 @@ func (h *Handlers) Pay(w http.ResponseWriter, r *http.Request) {
 	if p.Has("order_id") {
 		orderID = p.ID("order_id")
 	}
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	var (
-		credit int64
-		err    error
-	)
-	if orderID == "" {
-		credit, err = h.store.Pay(r.Context(), userID, amount)
-	} else {
-		credit, err = h.store.PayOrder(r.Context(), userID, orderID, amount)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, User{UserID: userID, Credit: credit})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (User, error) {
+		if orderID == "" {
+			credit, err := h.store.Pay(ctx, userID, amount)
+			return User{UserID: userID, Credit: credit}, err
+		}
+		credit, err := h.store.PayOrder(ctx, userID, orderID, amount)
+		return User{UserID: userID, Credit: credit}, err
+	})
 }
 
 // Pay takes amount from a user's credit if enough is left, in one

@@ -58,7 +58,3 @@ type User struct {
 	UserID string `json:"user_id"`
 	Credit int64  `json:"credit"`
 }
-
-func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
-	api.WriteError(w, r, h.log, err)
-}

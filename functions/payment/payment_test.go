@@ -2,12 +2,12 @@ package payment_test
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wdm-knative/webshop/functions/functiontest"
 )
 
 func TestPaymentOperations(t *testing.T) {
@@ -16,71 +16,50 @@ func TestPaymentOperations(t *testing.T) {
 	u := s.createUser(t, "0")
 	other := s.createUser(t, "0")
 
-	steps := []struct {
-		name       string
-		method     string
-		path       string
-		wantStatus int
-		wantCredit int64
-		wantBody   map[string]any
-	}{
-		{name: "find new user", method: "GET", path: "/payment/find_user/" + u, wantStatus: 200, wantCredit: 0,
-			wantBody: map[string]any{"user_id": u, "credit": 0.0}},
-		{name: "add funds", method: "POST", path: "/payment/add_funds/" + u + "/100", wantStatus: 200, wantCredit: 100,
-			wantBody: map[string]any{"done": true}},
-		{name: "pay (2024)", method: "POST", path: "/payment/pay/" + u + "/30", wantStatus: 200, wantCredit: 70,
-			wantBody: map[string]any{"credit": 70.0}},
-		{name: "pay more than credit", method: "POST", path: "/payment/pay/" + u + "/71", wantStatus: 400, wantCredit: 70},
-		{name: "pay zero", method: "POST", path: "/payment/pay/" + u + "/0", wantStatus: 200, wantCredit: 70},
-		{name: "status before paying order", method: "GET", path: "/payment/status/" + u + "/o1", wantStatus: 200, wantCredit: 70,
-			wantBody: map[string]any{"paid": false}},
-		{name: "pay order (2023)", method: "POST", path: "/payment/pay/" + u + "/o1/20", wantStatus: 200, wantCredit: 50},
-		{name: "pay same order again takes nothing", method: "POST", path: "/payment/pay/" + u + "/o1/20", wantStatus: 200, wantCredit: 50},
-		{name: "status paid (GET)", method: "GET", path: "/payment/status/" + u + "/o1", wantStatus: 200, wantCredit: 50,
-			wantBody: map[string]any{"paid": true}},
-		{name: "status paid (POST)", method: "POST", path: "/payment/status/" + u + "/o1", wantStatus: 200, wantCredit: 50,
-			wantBody: map[string]any{"paid": true}},
-		{name: "other user's status of the order", method: "GET", path: "/payment/status/" + other + "/o1", wantStatus: 200, wantCredit: 50,
-			wantBody: map[string]any{"paid": false}},
-		{name: "pay order beyond credit", method: "POST", path: "/payment/pay/" + u + "/o2/51", wantStatus: 400, wantCredit: 50},
-		{name: "refused order stays unpaid", method: "GET", path: "/payment/status/" + u + "/o2", wantStatus: 200, wantCredit: 50,
-			wantBody: map[string]any{"paid": false}},
-		{name: "cancel refunds", method: "POST", path: "/payment/cancel/" + u + "/o1", wantStatus: 200, wantCredit: 70},
-		{name: "status after cancel", method: "GET", path: "/payment/status/" + u + "/o1", wantStatus: 200, wantCredit: 70,
-			wantBody: map[string]any{"paid": false}},
-		{name: "second cancel refunds nothing", method: "POST", path: "/payment/cancel/" + u + "/o1", wantStatus: 400, wantCredit: 70},
-		{name: "cancel of an order never paid", method: "POST", path: "/payment/cancel/" + u + "/o9", wantStatus: 400, wantCredit: 70},
-		{name: "cancel by another user", method: "POST", path: "/payment/cancel/" + other + "/o1", wantStatus: 400, wantCredit: 70},
-		{name: "cancelled order can be paid again", method: "POST", path: "/payment/pay/" + u + "/o1/5", wantStatus: 200, wantCredit: 65},
-		{name: "find unknown", method: "GET", path: "/payment/find_user/nope", wantStatus: 404, wantCredit: 65},
-		{name: "add funds to unknown", method: "POST", path: "/payment/add_funds/nope/1", wantStatus: 404, wantCredit: 65},
-		{name: "pay by unknown", method: "POST", path: "/payment/pay/nope/1", wantStatus: 404, wantCredit: 65},
-		{name: "pay order by unknown", method: "POST", path: "/payment/pay/nope/o1/1", wantStatus: 404, wantCredit: 65},
-		{name: "status of unknown user", method: "GET", path: "/payment/status/nope/o1", wantStatus: 404, wantCredit: 65},
-		{name: "cancel by unknown user", method: "POST", path: "/payment/cancel/nope/o1", wantStatus: 400, wantCredit: 65},
+	steps := []functiontest.Step[int64]{ // Want: u's credit after the step
+		{Name: "find new user", Method: "GET", Path: "/payment/find_user/" + u, Status: 200, Want: 0,
+			Body: map[string]any{"user_id": u, "credit": 0.0}},
+		{Name: "add funds", Method: "POST", Path: "/payment/add_funds/" + u + "/100", Status: 200, Want: 100,
+			Body: map[string]any{"done": true}},
+		{Name: "pay (2024)", Method: "POST", Path: "/payment/pay/" + u + "/30", Status: 200, Want: 70,
+			Body: map[string]any{"credit": 70.0}},
+		{Name: "pay more than credit", Method: "POST", Path: "/payment/pay/" + u + "/71", Status: 400, Want: 70},
+		{Name: "pay zero", Method: "POST", Path: "/payment/pay/" + u + "/0", Status: 200, Want: 70},
+		{Name: "status before paying order", Method: "GET", Path: "/payment/status/" + u + "/o1", Status: 200, Want: 70,
+			Body: map[string]any{"paid": false}},
+		{Name: "pay order (2023)", Method: "POST", Path: "/payment/pay/" + u + "/o1/20", Status: 200, Want: 50},
+		{Name: "pay same order again takes nothing", Method: "POST", Path: "/payment/pay/" + u + "/o1/20", Status: 200, Want: 50},
+		{Name: "status paid (GET)", Method: "GET", Path: "/payment/status/" + u + "/o1", Status: 200, Want: 50,
+			Body: map[string]any{"paid": true}},
+		{Name: "status paid (POST)", Method: "POST", Path: "/payment/status/" + u + "/o1", Status: 200, Want: 50,
+			Body: map[string]any{"paid": true}},
+		{Name: "other user's status of the order", Method: "GET", Path: "/payment/status/" + other + "/o1", Status: 200, Want: 50,
+			Body: map[string]any{"paid": false}},
+		{Name: "pay order beyond credit", Method: "POST", Path: "/payment/pay/" + u + "/o2/51", Status: 400, Want: 50},
+		{Name: "refused order stays unpaid", Method: "GET", Path: "/payment/status/" + u + "/o2", Status: 200, Want: 50,
+			Body: map[string]any{"paid": false}},
+		{Name: "cancel refunds", Method: "POST", Path: "/payment/cancel/" + u + "/o1", Status: 200, Want: 70},
+		{Name: "status after cancel", Method: "GET", Path: "/payment/status/" + u + "/o1", Status: 200, Want: 70,
+			Body: map[string]any{"paid": false}},
+		{Name: "second cancel refunds nothing", Method: "POST", Path: "/payment/cancel/" + u + "/o1", Status: 400, Want: 70},
+		{Name: "cancel of an order never paid", Method: "POST", Path: "/payment/cancel/" + u + "/o9", Status: 400, Want: 70},
+		{Name: "cancel by another user", Method: "POST", Path: "/payment/cancel/" + other + "/o1", Status: 400, Want: 70},
+		{Name: "cancelled order can be paid again", Method: "POST", Path: "/payment/pay/" + u + "/o1/5", Status: 200, Want: 65},
+		{Name: "find unknown", Method: "GET", Path: "/payment/find_user/nope", Status: 404, Want: 65},
+		{Name: "add funds to unknown", Method: "POST", Path: "/payment/add_funds/nope/1", Status: 404, Want: 65},
+		{Name: "pay by unknown", Method: "POST", Path: "/payment/pay/nope/1", Status: 404, Want: 65},
+		{Name: "pay order by unknown", Method: "POST", Path: "/payment/pay/nope/o1/1", Status: 404, Want: 65},
+		{Name: "status of unknown user", Method: "GET", Path: "/payment/status/nope/o1", Status: 404, Want: 65},
+		{Name: "cancel by unknown user", Method: "POST", Path: "/payment/cancel/nope/o1", Status: 400, Want: 65},
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			code, body := call(t, st.method, s.URL+st.path)
-			if code != st.wantStatus {
-				t.Fatalf("%s %s = %d %v, want %d", st.method, st.path, code, body, st.wantStatus)
-			}
-			if code >= 400 && body["error"] == nil {
-				t.Fatalf("error answer without \"error\": %v", body)
-			}
-			for k, v := range st.wantBody {
-				if body[k] != v {
-					t.Fatalf("body[%q] = %v, want %v (body %v)", k, body[k], v, body)
-				}
-			}
-			if got := s.credit(t, u); got != st.wantCredit {
-				t.Fatalf("credit = %d, want %d", got, st.wantCredit)
-			}
-			if got := s.credit(t, other); got != 0 {
-				t.Fatalf("other user's credit = %d, want 0", got)
-			}
-		})
-	}
+	functiontest.RunSteps(t, s.URL, steps, func(t *testing.T, want int64) {
+		if got := s.credit(t, u); got != want {
+			t.Fatalf("credit = %d, want %d", got, want)
+		}
+		if got := s.credit(t, other); got != 0 {
+			t.Fatalf("other user's credit = %d, want 0", got)
+		}
+	})
 }
 
 // TestPaymentBadInput covers API.md's Errors section for payment: each
@@ -93,89 +72,50 @@ func TestPaymentBadInput(t *testing.T) {
 		t.Fatal("setup pay failed")
 	}
 	long := strings.Repeat("u", 129)
-	tests := []struct {
-		name   string
-		method string
-		path   string
-		want   int
-	}{
-		{name: "non-integer funds", method: "POST", path: "/payment/add_funds/" + u + "/ten", want: 400},
-		{name: "zero funds", method: "POST", path: "/payment/add_funds/" + u + "/0", want: 400},
-		{name: "negative funds", method: "POST", path: "/payment/add_funds/" + u + "/-5", want: 400},
-		{name: "funds past int64", method: "POST", path: "/payment/add_funds/" + u + "/9223372036854775808", want: 400},
-		{name: "credit would overflow int64", method: "POST", path: "/payment/add_funds/" + u + "/9223372036854775807", want: 400},
-		{name: "negative pay", method: "POST", path: "/payment/pay/" + u + "/-1", want: 400},
-		{name: "pay with junk", method: "POST", path: "/payment/pay/" + u + "/1x", want: 400},
-		{name: "pay past int64", method: "POST", path: "/payment/pay/" + u + "/18446744073709551616", want: 400},
-		{name: "pay more than credit", method: "POST", path: "/payment/pay/" + u + "/41", want: 400},
-		{name: "pay order negative", method: "POST", path: "/payment/pay/" + u + "/o2/-1", want: 400},
-		{name: "pay order with long order ID", method: "POST", path: "/payment/pay/" + u + "/" + long + "/1", want: 400},
-		{name: "pay order with control character", method: "POST", path: "/payment/pay/" + u + "/o%0A2/1", want: 400},
-		{name: "user ID over 128 bytes", method: "GET", path: "/payment/find_user/" + long, want: 400},
-		{name: "user ID with NUL", method: "POST", path: "/payment/add_funds/a%00/1", want: 400},
-		{name: "user ID not UTF-8", method: "GET", path: "/payment/find_user/%C3%28", want: 400},
-		{name: "cancel with control character", method: "POST", path: "/payment/cancel/" + u + "/o%7F1", want: 400},
-		{name: "status with long order ID", method: "GET", path: "/payment/status/" + u + "/" + long, want: 400},
-		{name: "batch n non-integer", method: "POST", path: "/payment/batch_init/many/1", want: 400},
-		{name: "batch money negative", method: "POST", path: "/payment/batch_init/10/-1", want: 400},
-		{name: "batch n too large", method: "POST", path: "/payment/batch_init/99999999/1", want: 400},
-		{name: "unknown route", method: "POST", path: "/payment/refund_all", want: 404},
-		{name: "missing amount", method: "POST", path: "/payment/add_funds/" + u, want: 404},
-		{name: "wrong method", method: "GET", path: "/payment/create_user", want: 405},
-		{name: "wrong method on cancel", method: "DELETE", path: "/payment/cancel/" + u + "/o1", want: 405},
+	tests := []functiontest.Step[struct{}]{
+		{Name: "non-integer funds", Method: "POST", Path: "/payment/add_funds/" + u + "/ten", Status: 400},
+		{Name: "zero funds", Method: "POST", Path: "/payment/add_funds/" + u + "/0", Status: 400},
+		{Name: "negative funds", Method: "POST", Path: "/payment/add_funds/" + u + "/-5", Status: 400},
+		{Name: "funds past int64", Method: "POST", Path: "/payment/add_funds/" + u + "/9223372036854775808", Status: 400},
+		{Name: "credit would overflow int64", Method: "POST", Path: "/payment/add_funds/" + u + "/9223372036854775807", Status: 400},
+		{Name: "negative pay", Method: "POST", Path: "/payment/pay/" + u + "/-1", Status: 400},
+		{Name: "pay with junk", Method: "POST", Path: "/payment/pay/" + u + "/1x", Status: 400},
+		{Name: "pay past int64", Method: "POST", Path: "/payment/pay/" + u + "/18446744073709551616", Status: 400},
+		{Name: "pay more than credit", Method: "POST", Path: "/payment/pay/" + u + "/41", Status: 400},
+		{Name: "pay order negative", Method: "POST", Path: "/payment/pay/" + u + "/o2/-1", Status: 400},
+		{Name: "pay order with long order ID", Method: "POST", Path: "/payment/pay/" + u + "/" + long + "/1", Status: 400},
+		{Name: "pay order with control character", Method: "POST", Path: "/payment/pay/" + u + "/o%0A2/1", Status: 400},
+		{Name: "user ID over 128 bytes", Method: "GET", Path: "/payment/find_user/" + long, Status: 400},
+		{Name: "user ID with NUL", Method: "POST", Path: "/payment/add_funds/a%00/1", Status: 400},
+		{Name: "user ID not UTF-8", Method: "GET", Path: "/payment/find_user/%C3%28", Status: 400},
+		{Name: "cancel with control character", Method: "POST", Path: "/payment/cancel/" + u + "/o%7F1", Status: 400},
+		{Name: "status with long order ID", Method: "GET", Path: "/payment/status/" + u + "/" + long, Status: 400},
+		{Name: "batch n non-integer", Method: "POST", Path: "/payment/batch_init/many/1", Status: 400},
+		{Name: "batch money negative", Method: "POST", Path: "/payment/batch_init/10/-1", Status: 400},
+		{Name: "batch n too large", Method: "POST", Path: "/payment/batch_init/99999999/1", Status: 400},
+		{Name: "unknown route", Method: "POST", Path: "/payment/refund_all", Status: 404},
+		{Name: "missing amount", Method: "POST", Path: "/payment/add_funds/" + u, Status: 404},
+		{Name: "wrong method", Method: "GET", Path: "/payment/create_user", Status: 405},
+		{Name: "wrong method on cancel", Method: "DELETE", Path: "/payment/cancel/" + u + "/o1", Status: 405},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, body := call(t, tt.method, s.URL+tt.path)
-			if code != tt.want || body["error"] == nil {
-				t.Fatalf("%s %s = %d %v, want %d with an error", tt.method, tt.path, code, body, tt.want)
-			}
-			if c := s.credit(t, u); c != 40 {
-				t.Fatalf("credit changed to %d", c)
-			}
-			var users, payments int
-			err := s.DB.QueryRow(context.Background(),
-				`SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM order_payments WHERE state = 'paid')`).Scan(&users, &payments)
-			if err != nil || users != 1 || payments != 1 {
-				t.Fatalf("users %d, payments %d (%v); want 1, 1", users, payments, err)
-			}
-		})
-	}
-}
-
-// race runs n requests at once and counts their statuses.
-func race(t *testing.T, n int, method string, url func(i int) string) map[int]int {
-	t.Helper()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		statuses = map[int]int{}
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest(method, url(i), nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			mu.Lock()
-			statuses[resp.StatusCode]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return statuses
+	functiontest.RunSteps(t, s.URL, tests, func(t *testing.T, _ struct{}) {
+		if c := s.credit(t, u); c != 40 {
+			t.Fatalf("credit changed to %d", c)
+		}
+		var users, payments int
+		err := s.DB.QueryRow(context.Background(),
+			`SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM order_payments WHERE state = 'paid')`).Scan(&users, &payments)
+		if err != nil || users != 1 || payments != 1 {
+			t.Fatalf("users %d, payments %d (%v); want 1, 1", users, payments, err)
+		}
+	})
 }
 
 func TestPayConcurrently(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "100")
-	statuses := race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/3" })
+	statuses := functiontest.Race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/3" })
 	if statuses[200] != 33 || statuses[400] != 17 || len(statuses) != 2 {
 		t.Fatalf("statuses %v, want 33 x 200 and 17 x 400", statuses)
 	}
@@ -190,7 +130,7 @@ func TestPayOrderConcurrently(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
 	u := s.createUser(t, "100")
-	statuses := race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/o1/30" })
+	statuses := functiontest.Race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/o1/30" })
 	if statuses[200] != 50 {
 		t.Fatalf("statuses %v, want 50 x 200", statuses)
 	}
@@ -198,7 +138,7 @@ func TestPayOrderConcurrently(t *testing.T) {
 		t.Fatalf("credit = %d, want 70", c)
 	}
 	// Many orders at once: 100 credit covers 3 orders of 30 (one already paid).
-	statuses = race(t, 50, "POST", func(i int) string {
+	statuses = functiontest.Race(t, 50, "POST", func(i int) string {
 		return s.URL + "/payment/pay/" + u + "/p" + strconv.Itoa(i) + "/30"
 	})
 	if statuses[200] != 2 || statuses[400] != 48 {
@@ -216,7 +156,7 @@ func TestCancelConcurrently(t *testing.T) {
 	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+u+"/o1/40"); code != 200 {
 		t.Fatal("pay failed")
 	}
-	statuses := race(t, 50, "POST", func(int) string { return s.URL + "/payment/cancel/" + u + "/o1" })
+	statuses := functiontest.Race(t, 50, "POST", func(int) string { return s.URL + "/payment/cancel/" + u + "/o1" })
 	if statuses[200] != 1 || statuses[400] != 49 {
 		t.Fatalf("statuses %v, want 1 x 200 and 49 x 400", statuses)
 	}

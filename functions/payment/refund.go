@@ -3,11 +3,10 @@ package payment
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
@@ -16,18 +15,7 @@ import (
 // back what was debited for the saga, exactly once, and make sure nothing is
 // debited for it later. It always answers shop.payment.refunded.
 func (h *Events) Refund(ctx context.Context, in event.Event) (*event.Event, error) {
-	req, err := schemas.DecodeAs[schemas.CheckoutCompensate](in)
-	if err != nil {
-		return nil, eventhttp.Permanent(err)
-	}
-	e, err := h.store.Refund(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if h.log.Enabled(ctx, slog.LevelDebug) {
-		h.log.Debug("payment refund", "saga", e.SagaID, "state", e.State)
-	}
-	return refundReply(in, e)
+	return participant.Step(ctx, h.log, "payment refund", in, h.store.Refund, refundReply)
 }
 
 // Refund gives back a saga's debit, or writes a tombstone when there is none

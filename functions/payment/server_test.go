@@ -3,13 +3,13 @@ package payment_test
 // TestMain of this test binary is in main_test.go (package payment).
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/local/testenv"
 	"github.com/wdm-knative/webshop/local/testenv/testserver"
@@ -31,11 +31,7 @@ var call = testenv.CallJSON
 // credit reads a user's credit straight from the database.
 func (s paymentServer) credit(t testing.TB, id string) int64 {
 	t.Helper()
-	var c int64
-	if err := s.DB.QueryRow(context.Background(), `SELECT credit FROM users WHERE id = $1`, id).Scan(&c); err != nil {
-		t.Fatalf("user %q: %v", id, err)
-	}
-	return c
+	return functiontest.Int(t, s.DB, `SELECT credit FROM users WHERE id = $1`, id)
 }
 
 func (s paymentServer) createUser(t testing.TB, credit string) string {

@@ -12,18 +12,11 @@ import (
 // form): {"paid": true} while the order has a payment that was not cancelled.
 func (h *Handlers) Status(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
-	userID := p.ID("user_id")
-	orderID := p.ID("order_id")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	paid, err := h.store.Paid(r.Context(), userID, orderID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]bool{"paid": paid})
+	userID, orderID := p.ID("user_id"), p.ID("order_id")
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]bool, error) {
+		paid, err := h.store.Paid(ctx, userID, orderID)
+		return map[string]bool{"paid": paid}, err
+	})
 }
 
 // Paid reports whether the user's payment of the order stands. An unknown

@@ -15,15 +15,9 @@ func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
 	n := p.Batch("n")
 	stock := p.Amount("starting_stock")
 	price := p.Amount("item_price")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.store.BatchInit(r.Context(), n, stock, price); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]string{"msg": "Batch init for stock successful"})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+		return map[string]string{"msg": "Batch init for stock successful"}, h.store.BatchInit(ctx, n, stock, price)
+	})
 }
 
 // BatchInit writes n items in one statement: the rows are generated inside

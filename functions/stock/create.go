@@ -12,16 +12,10 @@ import (
 func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
 	price := p.Amount("price")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	id, err := h.store.Create(r.Context(), price)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, map[string]string{"item_id": id})
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+		id, err := h.store.Create(ctx, price)
+		return map[string]string{"item_id": id}, err
+	})
 }
 
 // Create inserts an item; the database draws its UUID.

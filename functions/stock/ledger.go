@@ -1,6 +1,8 @@
 package stock
 
 import (
+	"log/slog"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/schemas"
@@ -26,6 +28,11 @@ type LedgerEntry struct {
 	Items   []schemas.Item // what was taken (reserved, released)
 	Reason  schemas.Reason // why nothing was taken (rejected)
 	ItemID  string         // the unknown or short item (rejected)
+}
+
+// LogValue is the row as a step's debug log line shows it.
+func (e LedgerEntry) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("saga", e.SagaID), slog.String("state", string(e.State)), slog.String("reason", string(e.Reason)))
 }
 
 // ledgerColumns are the columns scanLedger reads, in its order.

@@ -2,7 +2,6 @@ package stock
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
@@ -34,37 +34,20 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) item(id string, stock int64) {
 	f.t.Helper()
-	if _, err := f.pool.Exec(context.Background(),
-		`INSERT INTO items (id, stock, price) VALUES ($1, $2, 1)`, id, stock); err != nil {
-		f.t.Fatal(err)
-	}
+	functiontest.Exec(f.t, f.pool, `INSERT INTO items (id, stock, price) VALUES ($1, $2, 1)`, id, stock)
 }
 
 func (f *fixture) stock(id string) int64 {
 	f.t.Helper()
-	var n int64
-	if err := f.pool.QueryRow(context.Background(), `SELECT stock FROM items WHERE id = $1`, id).Scan(&n); err != nil {
-		f.t.Fatal(err)
-	}
-	return n
+	return functiontest.Int(f.t, f.pool, `SELECT stock FROM items WHERE id = $1`, id)
 }
 
 func requested(saga string, items ...schemas.Item) event.Event {
-	e, err := schemas.New(schemas.RequestedID(saga), schemas.Source("order-checkout"), schemas.TypeCheckoutRequested,
-		schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Items: items, TotalCost: 1})
-	if err != nil {
-		panic(err)
-	}
-	return e
+	return schematest.Requested(schemas.CheckoutRequested{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Items: items, TotalCost: 1})
 }
 
 func compensate(saga string) event.Event {
-	e, err := schemas.New(schemas.CompensateID(saga), schemas.Source("saga-step"), schemas.TypeCheckoutCompensate,
-		schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Reason: schemas.ReasonInsufficientCredit})
-	if err != nil {
-		panic(err)
-	}
-	return e
+	return schematest.Compensate(schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: "u", Reason: schemas.ReasonInsufficientCredit})
 }
 
 func it(id string, q int64) schemas.Item { return schemas.Item{ItemID: id, Quantity: q} }
@@ -185,31 +168,11 @@ func TestReserveConcurrentOnOneItem(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.item("hot", 10)
-	const n = 40
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		reserved int
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := f.ev.Reserve(context.Background(), requested(fmt.Sprintf("s%d", i), it("hot", 1)))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if out.Type() == schemas.TypeStockReserved {
-				mu.Lock()
-				reserved++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if reserved != 10 || f.stock("hot") != 0 {
-		t.Errorf("reserved %d (want 10), stock left %d (want 0)", reserved, f.stock("hot"))
+	replies := functiontest.ReplyTypes(t, f.ev.Reserve, 40, func(i int) event.Event {
+		return requested(fmt.Sprintf("s%d", i), it("hot", 1))
+	})
+	if reserved := replies[schemas.TypeStockReserved]; reserved != 10 || f.stock("hot") != 0 {
+		t.Errorf("reserved %d (want 10), stock left %d (want 0)", replies[schemas.TypeStockReserved], f.stock("hot"))
 	}
 }
 
@@ -258,21 +221,8 @@ func TestReserveReleaseRace(t *testing.T) {
 	f.item("a", 100)
 	for i := range 30 {
 		saga := fmt.Sprintf("race%d", i)
-		var wg sync.WaitGroup
-		for _, call := range []func() error{
-			func() error { _, err := f.ev.Reserve(context.Background(), requested(saga, it("a", 1))); return err },
-			func() error { _, err := f.ev.Release(context.Background(), compensate(saga)); return err },
-			func() error { _, err := f.ev.Reserve(context.Background(), requested(saga, it("a", 1))); return err },
-		} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := call(); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
+		reserve := schematest.Delivery{Handler: f.ev.Reserve, In: requested(saga, it("a", 1))}
+		schematest.DeliverAtOnce(t, reserve, schematest.Delivery{Handler: f.ev.Release, In: compensate(saga)}, reserve)
 		if got := f.stock("a"); got != 100 {
 			t.Fatalf("after race %d stock %d, want 100", i, got)
 		}
@@ -287,13 +237,7 @@ func TestMalformedEventsArePermanent(t *testing.T) {
 	bad.SetSource("/test")
 	bad.SetType(schemas.TypeCheckoutRequested)
 	_ = bad.SetData(event.ApplicationJSON, map[string]any{"saga_id": "s", "items": []any{}})
-	for name, h := range f.ev.Operations() {
-		t.Run(name, func(t *testing.T) {
-			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {
-				t.Errorf("got %v, want a permanent error", err)
-			}
-		})
-	}
+	schematest.CheckPermanent(t, f.ev.Operations(), bad)
 }
 
 // TestStepRaces: stock_reserve and stock_release survive every way the broker

@@ -3,11 +3,10 @@ package stock
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
@@ -16,18 +15,7 @@ import (
 // back what was reserved for the saga, exactly once, and make sure nothing
 // is reserved for it later. It always answers shop.stock.released.
 func (h *Events) Release(ctx context.Context, in event.Event) (*event.Event, error) {
-	req, err := schemas.DecodeAs[schemas.CheckoutCompensate](in)
-	if err != nil {
-		return nil, eventhttp.Permanent(err)
-	}
-	e, err := h.store.Release(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if h.log.Enabled(ctx, slog.LevelDebug) {
-		h.log.Debug("stock release", "saga", e.SagaID, "state", e.State)
-	}
-	return releaseReply(in, e)
+	return participant.Step(ctx, h.log, "stock release", in, h.store.Release, releaseReply)
 }
 
 // Release gives back a saga's reservation, or writes a tombstone when there

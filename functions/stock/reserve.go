@@ -3,14 +3,13 @@ package stock
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
@@ -19,18 +18,7 @@ import (
 // every item of the order, or none. A business rejection is a reply, not an
 // error; only database trouble is an error (so the broker retries).
 func (h *Events) Reserve(ctx context.Context, in event.Event) (*event.Event, error) {
-	req, err := schemas.DecodeAs[schemas.CheckoutRequested](in)
-	if err != nil {
-		return nil, eventhttp.Permanent(err)
-	}
-	e, err := h.store.Reserve(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if h.log.Enabled(ctx, slog.LevelDebug) {
-		h.log.Debug("stock reserve", "saga", e.SagaID, "state", e.State, "reason", e.Reason)
-	}
-	return reserveReply(in, e)
+	return participant.Step(ctx, h.log, "stock reserve", in, h.store.Reserve, reserveReply)
 }
 
 // Reserve takes the saga's items unless the ledger already has a row for the

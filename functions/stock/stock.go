@@ -61,7 +61,3 @@ type levelResponse struct {
 	ItemID string `json:"item_id"`
 	Stock  int64  `json:"stock"`
 }
-
-func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
-	api.WriteError(w, r, h.log, err)
-}

@@ -2,11 +2,11 @@ package stock_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wdm-knative/webshop/functions/functiontest"
 )
 
 func TestStockOperations(t *testing.T) {
@@ -14,48 +14,27 @@ func TestStockOperations(t *testing.T) {
 	s := newStockServer(t)
 	id := s.createItem(t, "10", "0")
 
-	steps := []struct {
-		name       string
-		method     string
-		path       string
-		wantStatus int
-		wantStock  int64
-		wantBody   map[string]any
-	}{
-		{name: "find new item", method: "GET", path: "/stock/find/" + id, wantStatus: 200, wantStock: 0,
-			wantBody: map[string]any{"stock": 0.0, "price": 10.0}},
-		{name: "add", method: "POST", path: "/stock/add/" + id + "/5", wantStatus: 200, wantStock: 5,
-			wantBody: map[string]any{"item_id": id, "stock": 5.0}},
-		{name: "subtract some", method: "POST", path: "/stock/subtract/" + id + "/3", wantStatus: 200, wantStock: 2,
-			wantBody: map[string]any{"stock": 2.0}},
-		{name: "subtract more than left", method: "POST", path: "/stock/subtract/" + id + "/3", wantStatus: 400, wantStock: 2},
-		{name: "subtract exactly what is left", method: "POST", path: "/stock/subtract/" + id + "/2", wantStatus: 200, wantStock: 0},
-		{name: "subtract from empty", method: "POST", path: "/stock/subtract/" + id + "/1", wantStatus: 400, wantStock: 0},
-		{name: "find after", method: "GET", path: "/stock/find/" + id, wantStatus: 200, wantStock: 0,
-			wantBody: map[string]any{"stock": 0.0, "price": 10.0}},
-		{name: "find unknown", method: "GET", path: "/stock/find/nope", wantStatus: 404, wantStock: 0},
-		{name: "add to unknown", method: "POST", path: "/stock/add/nope/1", wantStatus: 404, wantStock: 0},
-		{name: "subtract from unknown", method: "POST", path: "/stock/subtract/nope/1", wantStatus: 404, wantStock: 0},
+	steps := []functiontest.Step[int64]{ // Want: the item's stock after the step
+		{Name: "find new item", Method: "GET", Path: "/stock/find/" + id, Status: 200, Want: 0,
+			Body: map[string]any{"stock": 0.0, "price": 10.0}},
+		{Name: "add", Method: "POST", Path: "/stock/add/" + id + "/5", Status: 200, Want: 5,
+			Body: map[string]any{"item_id": id, "stock": 5.0}},
+		{Name: "subtract some", Method: "POST", Path: "/stock/subtract/" + id + "/3", Status: 200, Want: 2,
+			Body: map[string]any{"stock": 2.0}},
+		{Name: "subtract more than left", Method: "POST", Path: "/stock/subtract/" + id + "/3", Status: 400, Want: 2},
+		{Name: "subtract exactly what is left", Method: "POST", Path: "/stock/subtract/" + id + "/2", Status: 200, Want: 0},
+		{Name: "subtract from empty", Method: "POST", Path: "/stock/subtract/" + id + "/1", Status: 400, Want: 0},
+		{Name: "find after", Method: "GET", Path: "/stock/find/" + id, Status: 200, Want: 0,
+			Body: map[string]any{"stock": 0.0, "price": 10.0}},
+		{Name: "find unknown", Method: "GET", Path: "/stock/find/nope", Status: 404, Want: 0},
+		{Name: "add to unknown", Method: "POST", Path: "/stock/add/nope/1", Status: 404, Want: 0},
+		{Name: "subtract from unknown", Method: "POST", Path: "/stock/subtract/nope/1", Status: 404, Want: 0},
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			code, body := call(t, st.method, s.URL+st.path)
-			if code != st.wantStatus {
-				t.Fatalf("%s %s = %d %v, want %d", st.method, st.path, code, body, st.wantStatus)
-			}
-			if code >= 400 && body["error"] == nil {
-				t.Fatalf("error answer without \"error\": %v", body)
-			}
-			for k, v := range st.wantBody {
-				if body[k] != v {
-					t.Fatalf("body[%q] = %v, want %v (body %v)", k, body[k], v, body)
-				}
-			}
-			if got, _ := s.item(t, id); got != st.wantStock {
-				t.Fatalf("stock = %d, want %d", got, st.wantStock)
-			}
-		})
-	}
+	functiontest.RunSteps(t, s.URL, steps, func(t *testing.T, want int64) {
+		if got, _ := s.item(t, id); got != want {
+			t.Fatalf("stock = %d, want %d", got, want)
+		}
+	})
 }
 
 func TestCreateGivesDistinctIDs(t *testing.T) {
@@ -74,56 +53,45 @@ func TestStockBadInput(t *testing.T) {
 	s := newStockServer(t)
 	id := s.createItem(t, "10", "5")
 	long := strings.Repeat("x", 129)
-	tests := []struct {
-		name   string
-		method string
-		path   string
-		want   int
-	}{
-		{name: "non-integer amount", method: "POST", path: "/stock/add/" + id + "/abc", want: 400},
-		{name: "float amount", method: "POST", path: "/stock/add/" + id + "/1.5", want: 400},
-		{name: "negative add", method: "POST", path: "/stock/add/" + id + "/-1", want: 400},
-		{name: "negative subtract", method: "POST", path: "/stock/subtract/" + id + "/-1", want: 400},
-		{name: "zero add", method: "POST", path: "/stock/add/" + id + "/0", want: 400},
-		{name: "zero subtract", method: "POST", path: "/stock/subtract/" + id + "/0", want: 400},
-		{name: "plus sign", method: "POST", path: "/stock/add/" + id + "/+1", want: 400},
-		{name: "amount past int64", method: "POST", path: "/stock/add/" + id + "/9223372036854775808", want: 400},
-		{name: "subtract past int64", method: "POST", path: "/stock/subtract/" + id + "/99999999999999999999", want: 400},
-		{name: "stock would overflow int64", method: "POST", path: "/stock/add/" + id + "/9223372036854775807", want: 400},
-		{name: "subtract more than stock", method: "POST", path: "/stock/subtract/" + id + "/6", want: 400},
-		{name: "ID over 128 bytes", method: "GET", path: "/stock/find/" + long, want: 400},
-		{name: "add to ID over 128 bytes", method: "POST", path: "/stock/add/" + long + "/1", want: 400},
-		{name: "ID with NUL", method: "POST", path: "/stock/add/a%00b/1", want: 400},
-		{name: "ID with newline", method: "GET", path: "/stock/find/a%0Ab", want: 400},
-		{name: "ID with escape", method: "GET", path: "/stock/find/%1B%5B31m", want: 400},
-		{name: "ID not UTF-8", method: "GET", path: "/stock/find/%FF", want: 400},
-		{name: "negative price", method: "POST", path: "/stock/item/create/-5", want: 400},
-		{name: "non-integer price", method: "POST", path: "/stock/item/create/ten", want: 400},
-		{name: "price past int64", method: "POST", path: "/stock/item/create/9223372036854775808", want: 400},
-		{name: "batch n negative", method: "POST", path: "/stock/batch_init/-1/1/1", want: 400},
-		{name: "batch n too large", method: "POST", path: "/stock/batch_init/1000001/1/1", want: 400},
-		{name: "batch stock non-integer", method: "POST", path: "/stock/batch_init/10/x/1", want: 400},
-		{name: "batch price negative", method: "POST", path: "/stock/batch_init/10/1/-1", want: 400},
-		{name: "unknown route", method: "GET", path: "/stock/nope", want: 404},
-		{name: "missing amount", method: "POST", path: "/stock/add/" + id, want: 404},
-		{name: "extra segment", method: "POST", path: "/stock/add/" + id + "/1/2", want: 404},
-		{name: "wrong method", method: "GET", path: "/stock/add/" + id + "/1", want: 405},
+	tests := []functiontest.Step[struct{}]{
+		{Name: "non-integer amount", Method: "POST", Path: "/stock/add/" + id + "/abc", Status: 400},
+		{Name: "float amount", Method: "POST", Path: "/stock/add/" + id + "/1.5", Status: 400},
+		{Name: "negative add", Method: "POST", Path: "/stock/add/" + id + "/-1", Status: 400},
+		{Name: "negative subtract", Method: "POST", Path: "/stock/subtract/" + id + "/-1", Status: 400},
+		{Name: "zero add", Method: "POST", Path: "/stock/add/" + id + "/0", Status: 400},
+		{Name: "zero subtract", Method: "POST", Path: "/stock/subtract/" + id + "/0", Status: 400},
+		{Name: "plus sign", Method: "POST", Path: "/stock/add/" + id + "/+1", Status: 400},
+		{Name: "amount past int64", Method: "POST", Path: "/stock/add/" + id + "/9223372036854775808", Status: 400},
+		{Name: "subtract past int64", Method: "POST", Path: "/stock/subtract/" + id + "/99999999999999999999", Status: 400},
+		{Name: "stock would overflow int64", Method: "POST", Path: "/stock/add/" + id + "/9223372036854775807", Status: 400},
+		{Name: "subtract more than stock", Method: "POST", Path: "/stock/subtract/" + id + "/6", Status: 400},
+		{Name: "ID over 128 bytes", Method: "GET", Path: "/stock/find/" + long, Status: 400},
+		{Name: "add to ID over 128 bytes", Method: "POST", Path: "/stock/add/" + long + "/1", Status: 400},
+		{Name: "ID with NUL", Method: "POST", Path: "/stock/add/a%00b/1", Status: 400},
+		{Name: "ID with newline", Method: "GET", Path: "/stock/find/a%0Ab", Status: 400},
+		{Name: "ID with escape", Method: "GET", Path: "/stock/find/%1B%5B31m", Status: 400},
+		{Name: "ID not UTF-8", Method: "GET", Path: "/stock/find/%FF", Status: 400},
+		{Name: "negative price", Method: "POST", Path: "/stock/item/create/-5", Status: 400},
+		{Name: "non-integer price", Method: "POST", Path: "/stock/item/create/ten", Status: 400},
+		{Name: "price past int64", Method: "POST", Path: "/stock/item/create/9223372036854775808", Status: 400},
+		{Name: "batch n negative", Method: "POST", Path: "/stock/batch_init/-1/1/1", Status: 400},
+		{Name: "batch n too large", Method: "POST", Path: "/stock/batch_init/1000001/1/1", Status: 400},
+		{Name: "batch stock non-integer", Method: "POST", Path: "/stock/batch_init/10/x/1", Status: 400},
+		{Name: "batch price negative", Method: "POST", Path: "/stock/batch_init/10/1/-1", Status: 400},
+		{Name: "unknown route", Method: "GET", Path: "/stock/nope", Status: 404},
+		{Name: "missing amount", Method: "POST", Path: "/stock/add/" + id, Status: 404},
+		{Name: "extra segment", Method: "POST", Path: "/stock/add/" + id + "/1/2", Status: 404},
+		{Name: "wrong method", Method: "GET", Path: "/stock/add/" + id + "/1", Status: 405},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, body := call(t, tt.method, s.URL+tt.path)
-			if code != tt.want || body["error"] == nil {
-				t.Fatalf("%s %s = %d %v, want %d with an error", tt.method, tt.path, code, body, tt.want)
-			}
-			if stock, price := s.item(t, id); stock != 5 || price != 10 {
-				t.Fatalf("item changed to stock %d price %d", stock, price)
-			}
-			var n int
-			if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&n); err != nil || n != 1 {
-				t.Fatalf("items = %d (%v), want 1", n, err)
-			}
-		})
-	}
+	functiontest.RunSteps(t, s.URL, tests, func(t *testing.T, _ struct{}) {
+		if stock, price := s.item(t, id); stock != 5 || price != 10 {
+			t.Fatalf("item changed to stock %d price %d", stock, price)
+		}
+		var n int
+		if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("items = %d (%v), want 1", n, err)
+		}
+	})
 }
 
 // TestSubtractConcurrently races 50 subtracts on one item: exactly as many
@@ -133,28 +101,7 @@ func TestSubtractConcurrently(t *testing.T) {
 	s := newStockServer(t)
 	id := s.createItem(t, "1", "100")
 	const workers, amount = 50, 3
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		statuses = map[int]int{}
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest("POST", s.URL+"/stock/subtract/"+id+"/3", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			mu.Lock()
-			statuses[resp.StatusCode]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	statuses := functiontest.Race(t, workers, "POST", func(int) string { return s.URL + "/stock/subtract/" + id + "/3" })
 	if statuses[200] != 100/amount || statuses[400] != workers-100/amount || len(statuses) != 2 {
 		t.Fatalf("statuses %v, want %d x 200 and %d x 400", statuses, 100/amount, workers-100/amount)
 	}

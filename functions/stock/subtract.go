@@ -12,18 +12,11 @@ import (
 // when the stock would go below 0, and then nothing changes.
 func (h *Handlers) Subtract(w http.ResponseWriter, r *http.Request) {
 	p := api.PathOf(r)
-	id := p.ID("item_id")
-	amount := p.Positive("amount")
-	if err := p.Err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	level, err := h.store.Subtract(r.Context(), id, amount)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	api.OK(w, levelResponse{ItemID: id, Stock: level})
+	id, amount := p.ID("item_id"), p.Positive("amount")
+	api.Answer(w, r, h.log, p, func(ctx context.Context) (levelResponse, error) {
+		level, err := h.store.Subtract(ctx, id, amount)
+		return levelResponse{ItemID: id, Stock: level}, err
+	})
 }
 
 // Subtract lowers an item's stock if enough is left, in one statement: the

@@ -1,0 +1,124 @@
+// Package functiontest holds what the domains' HTTP tests share: a table of
+// requests checked in order, bursts of concurrent requests or deliveries, and
+// reads of a test database.
+package functiontest
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/internal/pgtx"
+	"github.com/wdm-knative/webshop/local/testenv"
+)
+
+// Step is one request of a table test, the answer it must get, and Want,
+// what it must leave behind (checked by RunSteps' caller).
+type Step[S any] struct {
+	Name   string
+	Method string
+	Path   string
+	Status int
+	Body   map[string]any // fields the answer must hold, compared with ==
+	Want   S
+}
+
+// RunSteps sends each step's request to base, in order, each as a subtest:
+// it must be answered with Status, an error answer must say "error", the
+// answer must hold Body's fields; then after checks the step's Want.
+func RunSteps[S any](t *testing.T, base string, steps []Step[S], after func(t *testing.T, want S)) {
+	t.Helper()
+	for _, st := range steps {
+		t.Run(st.Name, func(t *testing.T) {
+			code, body := testenv.CallJSON(t, st.Method, base+st.Path)
+			if code != st.Status {
+				t.Fatalf("%s %s = %d %v, want %d", st.Method, st.Path, code, body, st.Status)
+			}
+			if code >= 400 && body["error"] == nil {
+				t.Fatalf("error answer without \"error\": %v", body)
+			}
+			for k, v := range st.Body {
+				if body[k] != v {
+					t.Fatalf("body[%q] = %v, want %v (body %v)", k, body[k], v, body)
+				}
+			}
+			after(t, st.Want)
+		})
+	}
+}
+
+// Count runs call n times at once, call(i) the i-th, and counts what the
+// calls return; a call's error fails the test and is not counted.
+func Count[K comparable](t *testing.T, n int, call func(i int) (K, error)) map[K]int {
+	t.Helper()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[K]int{}
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := call(i)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			counts[k]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return counts
+}
+
+// Race sends n requests at once, url(i) the i-th, and counts their statuses.
+func Race(t *testing.T, n int, method string, url func(i int) string) map[int]int {
+	t.Helper()
+	return Count(t, n, func(i int) (int, error) {
+		req, _ := http.NewRequest(method, url(i), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	})
+}
+
+// ReplyTypes delivers n events to h at once, in(i) the i-th, and counts the
+// replies by event type.
+func ReplyTypes(t *testing.T, h eventhttp.Handler, n int, in func(i int) event.Event) map[string]int {
+	t.Helper()
+	return Count(t, n, func(i int) (string, error) {
+		out, err := h(context.Background(), in(i))
+		if err != nil {
+			return "", err
+		}
+		return out.Type(), nil
+	})
+}
+
+// Int is the one integer that sql (with args) selects from db.
+func Int(t testing.TB, db pgtx.Executor, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s %v: %v", sql, args, err)
+	}
+	return n
+}
+
+// Exec runs sql (with args) on db, failing the test on an error.
+func Exec(t testing.TB, db pgtx.Executor, sql string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s %v: %v", sql, args, err)
+	}
+}
