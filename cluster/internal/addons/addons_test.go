@@ -43,6 +43,9 @@ func TestKnativeRendering(t *testing.T) {
 	if docs[0].Kind() != "Namespace" || docs[1].Kind() != "CustomResourceDefinition" {
 		t.Errorf("order: %s, %s; want Namespace, then CRDs", docs[0].Kind(), docs[1].Kind())
 	}
+	if crds, rest := SplitCRDs(docs); len(crds) != 2 || len(rest) != len(docs)-2 {
+		t.Errorf("split into %d and %d, want the namespace and CRD apart", len(crds), len(rest))
+	}
 	data := func(name string) map[string]any {
 		d := find(docs, "ConfigMap", name)
 		if d == nil {

@@ -199,3 +199,16 @@ func Ordered(docs []Doc) []Doc {
 	slices.SortStableFunc(out, func(a, b Doc) int { return rank(a) - rank(b) })
 	return out
 }
+
+// SplitCRDs parts objects into namespaces and CRDs, and everything else.
+func SplitCRDs(docs []Doc) (crds, rest []Doc) {
+	for _, d := range docs {
+		switch d.Kind() {
+		case "Namespace", "CustomResourceDefinition":
+			crds = append(crds, d)
+		default:
+			rest = append(rest, d)
+		}
+	}
+	return crds, rest
+}

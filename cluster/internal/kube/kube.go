@@ -17,12 +17,18 @@ import (
 type Client struct {
 	Kubectl    string
 	Kubeconfig string
+	// Wrap, when set, is the prefix that runs kubectl inside the cluster's
+	// network namespace (nsenter): a kubeconfig that names the node's
+	// address must never be used from the host, where that address routes
+	// off the machine.
+	Wrap []string
 }
 
 // Run runs kubectl with args and stdin, returning stdout; an error carries
 // stderr.
 func (c Client) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, c.Kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	argv := append(append(append([]string{}, c.Wrap...), c.Kubectl, "--kubeconfig", c.Kubeconfig), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -159,7 +159,8 @@ func buildParts(ctx context.Context, r *run) error {
 		return err
 	}
 	r.bins["pause"] = filepath.Dir(pause)
-	r.kube = kube.Client{Kubectl: filepath.Join(r.bins["kubernetes"], "kubectl"), Kubeconfig: r.layout.Kubeconfig("admin")}
+	r.kube = kube.Client{Kubectl: filepath.Join(r.bins["kubernetes"], "kubectl"), Kubeconfig: r.layout.Kubeconfig("admin"),
+		Wrap: r.ns.Command()}
 	return nil
 }
 

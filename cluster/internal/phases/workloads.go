@@ -82,15 +82,22 @@ func startKnative(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	y, err := addons.Encode(docs)
-	if err != nil {
-		return err
-	}
-	if err := r.kube.Apply(ctx, y); err != nil {
-		return err
-	}
-	if _, err := r.kube.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
-		return err
+	// CRDs first and established, or the objects of their kinds in the same
+	// stream find no mapping.
+	crds, rest := addons.SplitCRDs(docs)
+	for i, part := range [][]addons.Doc{crds, rest} {
+		y, err := addons.Encode(part)
+		if err != nil {
+			return err
+		}
+		if err := r.kube.Apply(ctx, y); err != nil {
+			return err
+		}
+		if i == 0 {
+			if _, err := r.kube.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
+				return err
+			}
+		}
 	}
 	return r.waitDeployments(ctx, 5*time.Minute, "knative-serving", "knative-eventing")
 }
@@ -154,8 +161,7 @@ func startForwarders(ctx context.Context, r *run) error {
 // checkReady is the last word: through the forwarded port, the node is
 // Ready and every system pod runs.
 func checkReady(ctx context.Context, r *run) error {
-	host := r.kube
-	host.Kubeconfig = r.layout.HostKubeconfig()
+	host := kube.Client{Kubectl: r.kube.Kubectl, Kubeconfig: r.layout.HostKubeconfig()}
 	var pods kube.List
 	if err := host.Get(ctx, &pods, "pods", "--all-namespaces"); err != nil {
 		return fmt.Errorf("through the forwarded API port: %w", err)
