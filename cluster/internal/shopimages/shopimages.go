@@ -95,6 +95,8 @@ func Postgres() (image.Spec, error) {
 	start := `set -e
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   initdb -D "$PGDATA" -U postgres -A trust --no-locale -E UTF8 >/dev/null
+  # Pods reach it over the pod network; the cluster's namespace has no way in from outside.
+  echo "host all all 0.0.0.0/0 trust" >> "$PGDATA/pg_hba.conf"
 fi
 exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp -c max_connections=200 "$@"`
 	return image.Spec{
