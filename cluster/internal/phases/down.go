@@ -169,6 +169,17 @@ func removeKubeCgroups() error {
 	return errors.Join(errs...)
 }
 
+// cniResults are libcni's cached results for this cluster's pods: its own
+// network and the loopback containerd adds to every pod.
+func cniResults() []string {
+	var files []string
+	for _, pattern := range []string{"wdm-pods-*", "cni-loopback-*"} {
+		m, _ := filepath.Glob(filepath.Join("/var/lib/cni/results", pattern))
+		files = append(files, m...)
+	}
+	return files
+}
+
 // cleanStrayFiles removes what kubelet and libcni create at fixed paths
 // whatever they are told.
 func cleanStrayFiles() {
@@ -177,8 +188,7 @@ func cleanStrayFiles() {
 		"/var/lib/kubelet/plugins", "/var/lib/kubelet/pod-resources", "/var/lib/kubelet"} {
 		_ = os.Remove(d) // only when empty
 	}
-	results, _ := filepath.Glob("/var/lib/cni/results/wdm-pods-*")
-	for _, f := range results {
+	for _, f := range cniResults() {
 		_ = os.Remove(f)
 	}
 	_ = os.Remove("/var/lib/cni/results")
@@ -217,6 +227,9 @@ func checkNothingLeft(dir, ns string) error {
 	}
 	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods"); len(cg) > 0 {
 		left = append(left, "cgroups "+strings.Join(cg, ","))
+	}
+	if r := cniResults(); len(r) > 0 {
+		left = append(left, fmt.Sprintf("%d CNI results under /var/lib/cni/results", len(r)))
 	}
 	if _, err := os.Stat("/run/netns/" + ns); err == nil {
 		left = append(left, "network namespace "+ns)
