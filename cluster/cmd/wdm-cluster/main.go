@@ -5,6 +5,7 @@
 //	wdm-cluster up      build what the cache lacks, start everything, wait until Ready
 //	wdm-cluster down    stop and remove everything up made
 //	wdm-cluster forward (internal) relay a port on 127.0.0.1 into the namespace
+//	wdm-cluster ko build --bare PKG   what ko does, into the cluster's containerd (KO=... for knative/deploy.sh)
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/wdm-knative/webshop/cluster/internal/netns"
 	"github.com/wdm-knative/webshop/cluster/internal/phases"
+	"github.com/wdm-knative/webshop/cluster/internal/shopimages"
 )
 
 func main() {
@@ -40,6 +42,8 @@ func main() {
 		err = upDown(ctx, log, os.Args[1], os.Args[2:])
 	case "forward":
 		err = forward(ctx, log, os.Args[2:])
+	case "ko":
+		err = koBuild(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q: want up, down or forward", os.Args[1])
 	}
@@ -158,4 +162,31 @@ func relay(ctx context.Context, log *slog.Logger, ns netns.Namespace, c net.Conn
 	go pipe(up, c)
 	go pipe(c, up)
 	wg.Wait()
+}
+
+// koBuild answers `ko build --bare ./cmd/X` as knative/deploy.sh calls it
+// (KO_DOCKER_REPO names the image), from the module in the working folder,
+// and prints the pinned reference as ko does.
+func koBuild(ctx context.Context, args []string) error {
+	if len(args) != 3 || args[0] != "build" || args[1] != "--bare" {
+		return fmt.Errorf("usage: wdm-cluster ko build --bare PKG (got %q)", args)
+	}
+	repo := os.Getenv("KO_DOCKER_REPO")
+	if repo == "" {
+		return errors.New("KO_DOCKER_REPO is not set")
+	}
+	info, err := phases.ReadInfo(envOr("WDM_CLUSTER_DIR", "/var/lib/wdm-cluster"))
+	if err != nil {
+		return err
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	ref, err := shopimages.KoBuild(ctx, info, dir, args[2], repo)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ref)
+	return nil
 }

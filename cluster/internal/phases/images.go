@@ -106,11 +106,8 @@ func (r *run) importImages(ctx context.Context) error {
 
 // ImportImage imports an image tarball into a cluster's containerd.
 func ImportImage(ctx context.Context, socket, tar string) error {
-	out, err := exec.CommandContext(ctx, "ctr", "--address", socket, "-n", "k8s.io", "images", "import", tar).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ctr images import %s: %w: %s", tar, err, out)
-	}
-	return nil
+	_, err := ctr(ctx, socket, "images", "import", tar)
+	return err
 }
 
 func fileHash(path string) (string, error) {
@@ -124,4 +121,34 @@ func fileHash(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func ctr(ctx context.Context, socket string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, "ctr", append([]string{"--address", socket, "-n", "k8s.io"}, args...)...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return out, nil
+}
+
+// ImageDigest is the manifest digest containerd holds for ref.
+func ImageDigest(ctx context.Context, socket, ref string) (string, error) {
+	out, err := ctr(ctx, socket, "images", "ls", "name=="+ref)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == ref && strings.HasPrefix(f[2], "sha256:") {
+			return f[2], nil
+		}
+	}
+	return "", fmt.Errorf("containerd has no image %s:\n%s", ref, out)
+}
+
+// TagImage gives an image a second name in containerd.
+func TagImage(ctx context.Context, socket, ref, name string) error {
+	_, _ = ctr(ctx, socket, "images", "rm", name) // an earlier build's, if any
+	_, err := ctr(ctx, socket, "images", "tag", ref, name)
+	return err
 }

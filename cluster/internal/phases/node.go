@@ -17,10 +17,13 @@ import (
 
 // hostPrograms are the Debian parts the node runs (make cluster-up installs
 // the packages when missing).
-var hostPrograms = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "etcd", "nsenter", "iptables", "ip", "gcc"}
+var hostPrograms = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "etcd", "nsenter", "iptables", "ip", "gcc",
+	"busybox", "/usr/lib/postgresql/15/bin/postgres"}
 
 // hostPackages are the Debian packages that provide them.
-var hostPackages = []string{"containerd", "runc", "etcd-server", "containernetworking-plugins", "iptables", "gcc", "libc6-dev", "util-linux", "iproute2"}
+// busybox-static and postgresql go into the images of the shop's Postgres.
+var hostPackages = []string{"containerd", "runc", "etcd-server", "containernetworking-plugins", "iptables", "gcc",
+	"libc6-dev", "util-linux", "iproute2", "busybox-static", "postgresql"}
 
 // installHost installs the Debian packages when a program is missing. A
 // policy-rc.d that refuses every start keeps the packages' own services

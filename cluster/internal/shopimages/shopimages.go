@@ -150,3 +150,30 @@ func App(ctx context.Context, clusterModule, cache string) (image.Spec, error) {
 	}
 	return binarySpec("dev.local/wdm/smokeapp", "smokeapp", bin), nil
 }
+
+// KoBuild does here what `ko build --bare PKG` does for a registry: builds
+// the package of the Go module in moduleDir as a static binary at
+// /ko-app/NAME, as the non-root user, imports the image into the
+// cluster's containerd as repo, and returns repo@sha256:DIGEST (also a
+// name in containerd, so a pod spec can pin the digest and the CRI plugin
+// finds it without a pull).
+func KoBuild(ctx context.Context, info phases.Info, moduleDir, pkg, repo string) (string, error) {
+	name := filepath.Base(pkg)
+	bin, err := GoBinary(ctx, moduleDir, pkg, info.Cache, name)
+	if err != nil {
+		return "", err
+	}
+	ref, err := Load(ctx, info, binarySpec(repo, name, bin))
+	if err != nil {
+		return "", err
+	}
+	digest, err := phases.ImageDigest(ctx, info.ContainerdSock, ref)
+	if err != nil {
+		return "", err
+	}
+	pinned := repo + "@" + digest
+	if err := phases.TagImage(ctx, info.ContainerdSock, ref, pinned); err != nil {
+		return "", err
+	}
+	return pinned, nil
+}
