@@ -59,6 +59,9 @@ var notByCRD = map[string]string{
 	"v1 ConfigMap":                           "built in: no CRD",
 	"batch/v1 Job":                           "built in: strict decoding into k8s.io/api batch/v1",
 	"networking.k8s.io/v1 NetworkPolicy":     "built in: strict decoding into k8s.io/api networking/v1",
+	"apps/v1 StatefulSet":                    "built in: strict decoding into k8s.io/api apps/v1 (TestLocalOverlay)",
+	"v1 Service":                             "built in: strict decoding into k8s.io/api core/v1 (TestLocalOverlay)",
+	"v1 Secret":                              "built in: strict decoding into k8s.io/api core/v1 (TestLocalOverlay)",
 	"eventing.knative.dev/v1alpha1 RabbitmqBrokerConfig": "CRD not to be had: the module proxy refuses knative.dev/eventing-rabbitmq " +
 		"(403); strict decoding into a mirror of its spec",
 	"networking.gke.io/v1 HealthCheckPolicy": "CRD not to be had: GKE installs it, no module the proxy serves holds it " +

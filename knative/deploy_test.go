@@ -15,8 +15,10 @@ import (
 var mustPrecede = map[string][]string{
 	// A first revision reads its DSN secret (CloudNativePG writes it), gets
 	// K_SINK from the SinkBinding, and serves a migrated schema.
-	"serving.knative.dev/v1 Service":         {"postgresql.cnpg.io/v1 Cluster", "sources.knative.dev/v1 SinkBinding", "batch/v1 Job"},
-	"batch/v1 Job":                           {"postgresql.cnpg.io/v1 Cluster"},
+	// On the local cluster the database is a StatefulSet, its secrets plain Secrets.
+	"serving.knative.dev/v1 Service": {"postgresql.cnpg.io/v1 Cluster", "apps/v1 StatefulSet", "v1 Secret",
+		"sources.knative.dev/v1 SinkBinding", "batch/v1 Job"},
+	"batch/v1 Job":                           {"postgresql.cnpg.io/v1 Cluster", "apps/v1 StatefulSet", "v1 Secret"},
 	"sources.knative.dev/v1 SinkBinding":     {"eventing.knative.dev/v1 Broker"},
 	"eventing.knative.dev/v1 Trigger":        {"eventing.knative.dev/v1 Broker", "serving.knative.dev/v1 Service"},
 	"sources.knative.dev/v1 PingSource":      {"eventing.knative.dev/v1 Broker"},

@@ -24,6 +24,11 @@ type deployable struct {
 	// gke: the overlay carries the GKE platform pieces (Kourier's policy,
 	// the load balancer's policies) and real image references.
 	gke bool
+	// local: the overlay of the local real cluster (docs/cluster.md):
+	// Traefik instead of Kourier, the channel-based broker's shared pods in
+	// knative-eventing instead of eventing-rabbitmq's in webshop, and real
+	// image references.
+	local bool
 }
 
 // deployables lists every kustomization that is applied as a whole.
@@ -33,6 +38,23 @@ var deployables = []deployable{
 	{dir: "base"},
 	{dir: "overlays/gke", gke: true},
 	{dir: "overlays/bench", publicAdmin: true, gke: true},
+	{dir: "overlays/local", local: true},
+}
+
+// knativeIngress is the Service the public routes forward to: Kourier's
+// cluster-local gateway, or Traefik's cluster-local entry point locally.
+func (d deployable) knativeIngress() (namespace, service string) {
+	if d.local {
+		return localIngressNS, localIngressService
+	}
+	return IngressNamespace, IngressService
+}
+
+// publicRules reads the rendered HTTPRoutes' rules.
+func (r rendered) publicRules(t *testing.T) []publicRule {
+	t.Helper()
+	ns, svc := r.knativeIngress()
+	return publicRulesOf(t, r.all, ns, svc)
 }
 
 func TestEveryOverlayIsChecked(t *testing.T) {
@@ -124,7 +146,7 @@ func TestNoPublicWayToEventsOrAdmin(t *testing.T) {
 				}
 			}
 		}
-		rules := publicRulesOf(t, r.all)
+		rules := r.publicRules(t)
 		if len(rules) == 0 {
 			t.Fatal("no public HTTPRoute rules")
 		}
@@ -231,7 +253,14 @@ func TestNetworkPolicies(t *testing.T) {
 			"eventing.knative.dev/broker": "shop", "eventing.knative.dev/brokerRole": "dispatcher"}}
 		dlqDispatcher = peer{namespace: Namespace, labels: map[string]string{
 			"eventing.knative.dev/broker": "shop", "eventing.knative.dev/brokerRole": "dispatcher-dlq"}}
-		collector   = peer{namespace: "gmp-system", labels: map[string]string{"app.kubernetes.io/name": "collector"}}
+		collector = peer{namespace: "gmp-system", labels: map[string]string{"app.kubernetes.io/name": "collector"}}
+		// The local cluster's data plane (overlays/local): Traefik, and the
+		// channel-based broker's shared pods.
+		traefik       = peer{namespace: "traefik", labels: map[string]string{"app": "traefik"}}
+		mtFilter      = peer{namespace: "knative-eventing", labels: map[string]string{"eventing.knative.dev/brokerRole": "filter"}}
+		imcDispatcher = peer{namespace: "knative-eventing", labels: map[string]string{
+			"messaging.knative.dev/channel": "in-memory-channel", "messaging.knative.dev/role": "dispatcher"}}
+		fakeFilter  = peer{namespace: "default", labels: map[string]string{"eventing.knative.dev/brokerRole": "filter"}}
 		pingAdapter = peer{namespace: "knative-eventing", labels: map[string]string{
 			"sources.knative.dev/role": "adapter", "eventing.knative.dev/source": "ping-source-controller"}}
 	)
@@ -248,7 +277,15 @@ func TestNetworkPolicies(t *testing.T) {
 		}
 		// eventing-rabbitmq's IngressLabels.
 		ingress := map[string]string{"eventing.knative.dev/broker": brokers[0].Metadata.Name, "eventing.knative.dev/brokerRole": "ingress"}
+		ingressNS := Namespace
 		gateway := kourier.labels
+		knativeIngress, deliverer, dlqDeliverer := kourier, dispatcher, dlqDispatcher
+		if r.local {
+			// The channel-based broker's one ingress Deployment
+			// (mt-broker-ingress), shared by every Broker.
+			ingress, ingressNS = map[string]string{"eventing.knative.dev/brokerRole": "ingress"}, "knative-eventing"
+			knativeIngress, deliverer, dlqDeliverer = traefik, mtFilter, imcDispatcher
+		}
 		cases := []struct {
 			name      string
 			ns        string
@@ -256,23 +293,29 @@ func TestNetworkPolicies(t *testing.T) {
 			port      int32
 			from      peer
 			want, gke bool
+			// local: only on the local overlay; notLocal: never there (GKE's
+			// Managed Prometheus, eventing-rabbitmq's per-Broker pods).
+			local, notLocal bool
 		}{
 			{name: "a stranger pod cannot POST an event to a function", ns: Namespace, pod: function, port: 8012, from: stranger},
 			{name: "the internet cannot reach a function pod", ns: Namespace, pod: function, port: 8012, from: internet},
-			{name: "a shop pod cannot bypass Kourier", ns: Namespace, pod: function, port: 8012, from: shopPod},
+			{name: "a shop pod cannot bypass the Knative ingress", ns: Namespace, pod: function, port: 8012, from: shopPod},
 			{name: "labels alone grant nothing in another namespace", ns: Namespace, pod: function, port: 8012, from: fakeActor},
 			{name: "the activator reaches queue-proxy", ns: Namespace, pod: function, port: 8012, from: activator, want: true},
 			{name: "the autoscaler scrapes queue-proxy", ns: Namespace, pod: function, port: 9090, from: autoscaler, want: true},
-			{name: "Kourier reaches queue-proxy", ns: Namespace, pod: function, port: 8012, from: kourier, want: true},
-			{name: "a dispatcher delivers an event", ns: Namespace, pod: function, port: 8012, from: dispatcher, want: true},
-			{name: "a dead-letter dispatcher delivers", ns: Namespace, pod: function, port: 8012, from: dlqDispatcher, want: true},
-			{name: "the metrics collector scrapes /metrics", ns: Namespace, pod: function, port: ContainerPort, from: collector, want: true},
+			{name: "the Knative ingress reaches queue-proxy", ns: Namespace, pod: function, port: 8012, from: knativeIngress, want: true},
+			{name: "a dispatcher delivers an event", ns: Namespace, pod: function, port: 8012, from: deliverer, want: true},
+			{name: "a dead-letter dispatcher delivers", ns: Namespace, pod: function, port: 8012, from: dlqDeliverer, want: true},
+			{name: "the metrics collector scrapes /metrics", ns: Namespace, pod: function, port: ContainerPort, from: collector, want: true, notLocal: true},
 			{name: "the metrics collector gets only the metrics port", ns: Namespace, pod: function, port: 8012, from: collector},
-			{name: "a function publishes to the broker", ns: Namespace, pod: ingress, port: 8080, from: shopPod, want: true},
-			{name: "a dispatcher publishes a reply", ns: Namespace, pod: ingress, port: 8080, from: dispatcher, want: true},
-			{name: "the PingSource adapter sends the sweep's ping", ns: Namespace, pod: ingress, port: 8080, from: pingAdapter, want: true},
-			{name: "a stranger pod cannot publish", ns: Namespace, pod: ingress, port: 8080, from: stranger},
-			{name: "the internet cannot publish", ns: Namespace, pod: ingress, port: 8080, from: internet},
+			{name: "a function publishes to the broker", ns: ingressNS, pod: ingress, port: 8080, from: shopPod, want: true},
+			{name: "a dispatcher publishes a reply", ns: ingressNS, pod: ingress, port: 8080, from: deliverer, want: true},
+			{name: "the PingSource adapter sends the sweep's ping", ns: ingressNS, pod: ingress, port: 8080, from: pingAdapter, want: true},
+			{name: "a stranger pod cannot publish", ns: ingressNS, pod: ingress, port: 8080, from: stranger},
+			{name: "the internet cannot publish", ns: ingressNS, pod: ingress, port: 8080, from: internet},
+			{name: "Kourier is no way in on the local cluster", ns: Namespace, pod: function, port: 8012, from: kourier, local: true},
+			{name: "a pod labelled as the filter elsewhere cannot publish", ns: ingressNS, pod: ingress, port: 8080, from: fakeFilter, local: true},
+			{name: "a pod labelled as the filter elsewhere cannot deliver", ns: Namespace, pod: function, port: 8012, from: fakeFilter, local: true},
 			{name: "the load balancer reaches Kourier", ns: IngressNamespace, pod: gateway, port: 8081, from: frontEnd, want: true, gke: true},
 			{name: "the internet cannot reach Kourier directly", ns: IngressNamespace, pod: gateway, port: 8080, from: internet, gke: true},
 			{name: "a stranger pod cannot reach Kourier", ns: IngressNamespace, pod: gateway, port: 8081, from: stranger, gke: true},
@@ -280,7 +323,7 @@ func TestNetworkPolicies(t *testing.T) {
 			{name: "net-kourier's prober reaches the gateway", ns: IngressNamespace, pod: gateway, port: 8081, from: kourierCtl, want: true, gke: true},
 		}
 		for _, c := range cases {
-			if c.gke && !r.gke {
+			if (c.gke && !r.gke) || (c.local && !r.local) || (c.notLocal && r.local) {
 				continue
 			}
 			t.Run(c.name, func(t *testing.T) {

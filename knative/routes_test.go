@@ -57,11 +57,12 @@ type publicRule struct {
 
 func publicRules(t *testing.T) []publicRule {
 	t.Helper()
-	return publicRulesOf(t, baseManifests(t))
+	return publicRulesOf(t, baseManifests(t), IngressNamespace, IngressService)
 }
 
-// publicRulesOf reads the rules of every HTTPRoute among ms.
-func publicRulesOf(t *testing.T, ms []manifest) []publicRule {
+// publicRulesOf reads the rules of every HTTPRoute among ms, each of which
+// must forward to the Knative ingress Service ingressNS/ingressSvc.
+func publicRulesOf(t *testing.T, ms []manifest, ingressNS, ingressSvc string) []publicRule {
 	t.Helper()
 	var out []publicRule
 	for _, m := range ofKind(ms, "gateway.networking.k8s.io/v1", "HTTPRoute") {
@@ -83,9 +84,9 @@ func publicRulesOf(t *testing.T, ms []manifest) []publicRule {
 				t.Errorf("%s rule %d: want one URLRewrite of the hostname", m, i)
 				continue
 			}
-			if len(rule.BackendRefs) != 1 || rule.BackendRefs[0].Name != IngressService ||
-				rule.BackendRefs[0].Namespace != IngressNamespace || rule.BackendRefs[0].Port == 0 {
-				t.Errorf("%s rule %d: backend %+v, want the Knative ingress %s/%s", m, i, rule.BackendRefs, IngressNamespace, IngressService)
+			if len(rule.BackendRefs) != 1 || rule.BackendRefs[0].Name != ingressSvc ||
+				rule.BackendRefs[0].Namespace != ingressNS || rule.BackendRefs[0].Port == 0 {
+				t.Errorf("%s rule %d: backend %+v, want the Knative ingress %s/%s", m, i, rule.BackendRefs, ingressNS, ingressSvc)
 			}
 			out = append(out, publicRule{m.Metadata.Name, rule.Matches[0].Path.Value, rule.Filters[0].URLRewrite.Hostname})
 		}
