@@ -40,7 +40,7 @@ CLUSTER_TOOL  := $(abspath $(WDM_DIR))/bin/wdm-cluster
 CLUSTER_ENV   := WDM_CLUSTER_DIR=$(CLUSTER_DIR) WDM_CLUSTER_CACHE=$(CLUSTER_CACHE)
 
 .PHONY: up test go-test fuzz bench soak bench-go bench-broker fmt vet clean up-binary \
-	cluster-tool cluster-up cluster-down cluster-smoke cluster-unit
+	cluster-tool cluster-up cluster-down cluster-smoke cluster-unit cluster-deploy
 
 # Run the whole shop (installs Postgres/RabbitMQ with apt-get when missing).
 up: up-binary
@@ -127,6 +127,13 @@ cluster-up: cluster-tool
 
 cluster-down: cluster-tool
 	cd cluster && $(CLUSTER_ENV) $(CLUSTER_TOOL) down
+
+# The shop onto the running cluster: knative/deploy.sh with the local
+# overlay, the images built into the cluster's containerd by wdm-cluster.
+cluster-deploy: cluster-tool
+	$(CLUSTER_ENV) KO="$(CLUSTER_TOOL) ko" KO_DOCKER_REPO=dev.local/webshop \
+		KUBECTL="$$(sed -n 's/.*"kubectl": "\(.*\)".*/\1/p' $(CLUSTER_DIR)/cluster.json)" \
+		KUBECONFIG=$(CLUSTER_DIR)/kubeconfig.yaml knative/deploy.sh local
 
 # The smoke test against the running cluster (make cluster-up first); it
 # fails, never skips, when there is none.

@@ -19,6 +19,12 @@
 # recording kubectl and checks the order.
 #
 #   KO_DOCKER_REPO=europe-west4-docker.pkg.dev/PROJECT/webshop knative/deploy.sh [gke|bench]
+#
+# On the local cluster (docs/cluster.md) `make cluster-deploy` runs it as
+#   KO="wdm-cluster ko" KO_DOCKER_REPO=dev.local/webshop knative/deploy.sh local
+# where wdm-cluster builds the images into the cluster's containerd instead
+# of pushing them, and the data phase waits for its Postgres StatefulSet
+# instead of the operators' clusters.
 set -euo pipefail
 
 overlay=${1:-gke}
@@ -35,13 +41,17 @@ if [[ ! -f $root/knative/overlays/$overlay/kustomization.yaml ]]; then
 	exit 2
 fi
 
-# The image names the gke overlay gives its placeholders; the digests built
+# The image names the overlay gives its placeholders; the digests built
 # here replace them.
-placeholder=europe-west4-docker.pkg.dev/my-project/webshop
+case $overlay in
+local) placeholder=dev.local/webshop ;;
+*) placeholder=europe-west4-docker.pkg.dev/my-project/webshop ;;
+esac
 
 # ko build --bare prints REPOSITORY@sha256:DIGEST of what it pushed.
 build() {
-	(cd "$root" && KO_DOCKER_REPO=$KO_DOCKER_REPO/$1 "$ko" build --bare "./cmd/$1")
+	# $ko unquoted: it may be a command with arguments (wdm-cluster ko).
+	(cd "$root" && KO_DOCKER_REPO=$KO_DOCKER_REPO/$1 $ko build --bare "./cmd/$1")
 }
 function_ref=$(build function)
 migrate_ref=$(build migrate)
@@ -76,8 +86,15 @@ phase namespace
 wait_for --for=jsonpath='{.status.phase}'=Active "namespace/$namespace"
 
 phase data
-wait_for --for=condition=Ready clusters.postgresql.cnpg.io --all
-wait_for --for=condition=AllReplicasReady rabbitmqclusters.rabbitmq.com --all
+case $overlay in
+local)
+	"$kubectl" -n "$namespace" rollout status --timeout="$timeout" statefulset/webshop-postgres
+	;;
+*)
+	wait_for --for=condition=Ready clusters.postgresql.cnpg.io --all
+	wait_for --for=condition=AllReplicasReady rabbitmqclusters.rabbitmq.com --all
+	;;
+esac
 wait_for --for=condition=Ready brokers.eventing.knative.dev --all
 
 phase migrate
@@ -93,4 +110,8 @@ phase routing
 wait_for --for=condition=Ready triggers.eventing.knative.dev --all
 wait_for --for=condition=Programmed gateways.gateway.networking.k8s.io/webshop
 
-echo "public address: $("$kubectl" -n "$namespace" get gateways.gateway.networking.k8s.io/webshop -o jsonpath='{.status.addresses[0].value}')"
+if [[ $overlay == local ]]; then
+	echo "public address: the cluster's forwarded ingress port (127.0.0.1:18080 unless WDM_CLUSTER_INGRESS_PORT)"
+else
+	echo "public address: $("$kubectl" -n "$namespace" get gateways.gateway.networking.k8s.io/webshop -o jsonpath='{.status.addresses[0].value}')"
+fi

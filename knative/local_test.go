@@ -112,9 +112,9 @@ func TestLocalOverlayChecksCanFail(t *testing.T) {
 			tmpl["metadata"].(map[string]any)["annotations"].(map[string]any)["autoscaling.knative.dev/min-scale"] = "2"
 		})},
 		{"a Service missing", "Knative Services", drop(good, "Service", "payment-debit")},
-		{"the migrate Job runs the function", "/ko-app/migrate", edit(good, "Job", "webshop-migrate", func(d map[string]any) {
+		{"the migrate Job runs the function image", "migrate image", edit(good, "Job", "webshop-migrate", func(d map[string]any) {
 			c := d["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
-			delete(c, "command")
+			c["image"] = "dev.local/webshop/function@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 		})},
 	}
 	if ps := localProblems(t, good); len(ps) != 0 {
@@ -321,8 +321,8 @@ func localProblems(t *testing.T, ms []manifest) []string {
 		}
 		decodeLoose(t, m, &job)
 		for _, c := range job.Spec.Template.Spec.Containers {
-			if !slices.Equal(c.Command, []string{"/ko-app/migrate"}) {
-				bad("%s: command %v: the local function image's entrypoint is the function, want /ko-app/migrate", m, c.Command)
+			if !strings.HasPrefix(c.Image, "dev.local/webshop/migrate@sha256:") {
+				bad("%s: image %s, want the migrate image (dev.local/webshop/migrate, pinned)", m, c.Image)
 			}
 			for _, e := range c.Env {
 				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {

@@ -134,3 +134,10 @@ func ReadTree(skip []string, dirs ...string) ([]Doc, error) {
 	}
 	return docs, nil
 }
+
+// GatewayAPI is the standard channel's CRDs of sigs.k8s.io/gateway-api
+// (its module folder in the Go module cache), which Traefik's Gateway API
+// provider serves.
+func GatewayAPI(moduleDir string) ([]Doc, error) {
+	return ReadTree(nil, filepath.Join(moduleDir, "config", "crd", "standard"))
+}

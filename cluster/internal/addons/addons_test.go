@@ -103,7 +103,8 @@ func TestRenderAddons(t *testing.T) {
 		notWant []string
 	}{
 		{"coredns", []string{"image: dev.local/wdm/coredns:v1", "clusterIP: 10.96.0.10", "kubernetes cluster.local"}, []string{"forward"}},
-		{"traefik", []string{"image: dev.local/wdm/traefik:v1", "--providers.knative.privateService.name=traefik-local"}, nil},
+		{"traefik", []string{"image: dev.local/wdm/traefik:v1", "--providers.knative.privateService.name=traefik-local",
+			"--providers.kubernetesgateway=true", "controllerName: traefik.io/gateway-controller"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

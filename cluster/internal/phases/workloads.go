@@ -40,6 +40,26 @@ func (r *run) waitDeployments(ctx context.Context, timeout time.Duration, namesp
 }
 
 func startAddons(ctx context.Context, r *run) error {
+	// The Gateway API CRDs Traefik's provider is built against, established
+	// before Traefik (and its GatewayClass) arrive.
+	dir, err := r.builder().ModuleDir(ctx, "traefik", "sigs.k8s.io/gateway-api")
+	if err != nil {
+		return err
+	}
+	crds, err := addons.GatewayAPI(dir)
+	if err != nil {
+		return err
+	}
+	y, err := addons.Encode(crds)
+	if err != nil {
+		return err
+	}
+	if err := r.kube.Apply(ctx, y); err != nil {
+		return err
+	}
+	if _, err := r.kube.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
+		return err
+	}
 	for _, name := range []string{"coredns", "traefik"} {
 		y, err := addons.Render(name, r.values())
 		if err != nil {
