@@ -132,6 +132,7 @@ cluster-down: cluster-tool
 # overlay, the images built into the cluster's containerd by wdm-cluster.
 cluster-deploy: cluster-tool
 	$(CLUSTER_ENV) KO="$(CLUSTER_TOOL) ko" KO_DOCKER_REPO=dev.local/webshop \
+		EXTRA_IMAGES="dev.local/wdm/postgres=$$($(CLUSTER_ENV) $(CLUSTER_TOOL) postgres-image)" \
 		KUBECTL="$$(sed -n 's/.*"kubectl": "\(.*\)".*/\1/p' $(CLUSTER_DIR)/cluster.json)" \
 		KUBECONFIG=$(CLUSTER_DIR)/kubeconfig.yaml knative/deploy.sh local
 

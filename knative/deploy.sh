@@ -56,6 +56,14 @@ build() {
 function_ref=$(build function)
 migrate_ref=$(build migrate)
 
+# Images an overlay runs besides the two built here, already in the
+# cluster: "NAME=REPOSITORY@sha256:DIGEST ..." (the local Postgres).
+extra=""
+for pair in ${EXTRA_IMAGES:-}; do
+	ref=${pair#*=}
+	extra+=$'\n'"  - name: ${pair%%=*}"$'\n'"    newName: ${ref%@*}"$'\n'"    digest: ${ref#*@}"
+done
+
 mkdir -p "$work"
 # kustomize takes a base only by a relative path.
 base=$(realpath --relative-to="$work" "$root/knative/overlays/$overlay")
@@ -71,7 +79,7 @@ images:
     digest: ${function_ref#*@}
   - name: $placeholder/migrate
     newName: ${migrate_ref%@*}
-    digest: ${migrate_ref#*@}
+    digest: ${migrate_ref#*@}$extra
 YAML
 
 phase() {

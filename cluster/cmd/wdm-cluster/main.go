@@ -6,6 +6,7 @@
 //	wdm-cluster down    stop and remove everything up made
 //	wdm-cluster forward (internal) relay a port on 127.0.0.1 into the namespace
 //	wdm-cluster ko build --bare PKG   what ko does, into the cluster's containerd (KO=... for knative/deploy.sh)
+//	wdm-cluster postgres-image        the Postgres image of Debian's binaries, imported; prints it pinned
 package main
 
 import (
@@ -44,6 +45,8 @@ func main() {
 		err = forward(ctx, log, os.Args[2:])
 	case "ko":
 		err = koBuild(ctx, os.Args[2:])
+	case "postgres-image":
+		err = postgresImage(ctx)
 	default:
 		err = fmt.Errorf("unknown command %q: want up, down or forward", os.Args[1])
 	}
@@ -184,6 +187,25 @@ func koBuild(ctx context.Context, args []string) error {
 		return err
 	}
 	ref, err := shopimages.KoBuild(ctx, info, dir, args[2], repo)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ref)
+	return nil
+}
+
+// postgresImage builds and imports the Postgres image the local overlay
+// runs, and prints its pinned reference.
+func postgresImage(ctx context.Context) error {
+	info, err := phases.ReadInfo(envOr("WDM_CLUSTER_DIR", "/var/lib/wdm-cluster"))
+	if err != nil {
+		return err
+	}
+	spec, err := shopimages.Postgres()
+	if err != nil {
+		return err
+	}
+	ref, err := shopimages.Pin(ctx, info, spec)
 	if err != nil {
 		return err
 	}

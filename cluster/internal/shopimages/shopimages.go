@@ -163,7 +163,14 @@ func KoBuild(ctx context.Context, info phases.Info, moduleDir, pkg, repo string)
 	if err != nil {
 		return "", err
 	}
-	ref, err := Load(ctx, info, binarySpec(repo, name, bin))
+	return Pin(ctx, info, binarySpec(repo, name, bin))
+}
+
+// Pin loads spec's image like Load and returns it as repo@sha256:DIGEST,
+// a name containerd knows too.
+func Pin(ctx context.Context, info phases.Info, spec image.Spec) (string, error) {
+	repo := spec.Ref
+	ref, err := Load(ctx, info, spec)
 	if err != nil {
 		return "", err
 	}
