@@ -40,7 +40,7 @@ CLUSTER_TOOL  := $(abspath $(WDM_DIR))/bin/wdm-cluster
 CLUSTER_ENV   := WDM_CLUSTER_DIR=$(CLUSTER_DIR) WDM_CLUSTER_CACHE=$(CLUSTER_CACHE)
 
 .PHONY: up test go-test fuzz bench soak bench-go bench-broker fmt vet clean up-binary \
-	cluster-tool cluster-up cluster-down cluster-smoke cluster-unit cluster-deploy
+	cluster-tool cluster-up cluster-down cluster-smoke cluster-unit cluster-deploy cluster-test
 
 # Run the whole shop (installs Postgres/RabbitMQ with apt-get when missing).
 up: up-binary
@@ -140,6 +140,11 @@ cluster-deploy: cluster-tool
 # fails, never skips, when there is none.
 cluster-smoke:
 	cd cluster && $(CLUSTER_ENV) $(GO) test -tags clustersmoke -count=1 -v -timeout 30m ./smoke/
+
+# The shop on the running cluster (make cluster-up cluster-deploy first);
+# fails, never skips, without it.
+cluster-test:
+	cd cluster && $(CLUSTER_ENV) $(GO) test -tags clustershop -count=1 -v -timeout 30m ./shop/
 
 # The cluster module's fast unit tests (rendering, image assembly): no cluster.
 cluster-unit:

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/wdm-knative/webshop/cluster/internal/clustertest"
 	"github.com/wdm-knative/webshop/cluster/internal/footprint"
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
 	"github.com/wdm-knative/webshop/cluster/internal/netns"
@@ -53,10 +53,9 @@ func setup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var err error
-	if info, err = phases.ReadInfo(clusterDir()); err != nil {
+	if info, k, err = clustertest.Open(); err != nil {
 		return err
 	}
-	k = kube.Client{Kubectl: info.Kubectl, Kubeconfig: info.Kubeconfig}
 	space := netns.Namespace{Name: info.NetNS}
 	inside = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: space.DialContext}}
 
@@ -103,13 +102,6 @@ func setup() error {
 	return nil
 }
 
-func clusterDir() string {
-	if dir := os.Getenv("WDM_CLUSTER_DIR"); dir != "" {
-		return dir
-	}
-	return "/var/lib/wdm-cluster"
-}
-
 func apply(ctx context.Context, file string) error {
 	t, err := template.New(file).Option("missingkey=error").ParseFiles(filepath.Join("testdata", file))
 	if err != nil {
@@ -145,21 +137,9 @@ func waitReady(t *testing.T, kind, name string, timeout time.Duration) {
 	}
 }
 
-// viaIngress sends a request through Traefik's forwarded port with a
-// Host header, as a client outside the cluster does.
+// viaIngress sends a request through a forwarded ingress port by Host.
 func viaIngress(addr, method, host, path string) (int, []byte, error) {
-	req, err := http.NewRequest(method, "http://"+addr+path, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Host = host
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return clustertest.Request(addr, method, host, path, "")
 }
 
 // untilOK retries a request until it answers 200: Traefik's provider marks
@@ -182,12 +162,7 @@ func untilOK(t *testing.T, addr, host, path string, timeout time.Duration) []byt
 }
 
 func podCount(t *testing.T, selector string) int {
-	t.Helper()
-	var l kube.List
-	if err := k.Get(context.Background(), &l, "pods", "-n", ns, "-l", selector); err != nil {
-		t.Fatal(err)
-	}
-	return len(l.Items)
+	return clustertest.PodCount(t, k, ns, selector)
 }
 
 func TestNodeAndSystemPodsAreReady(t *testing.T) {
@@ -457,15 +432,9 @@ func TestPingSourceFiresOnSchedule(t *testing.T) {
 // 3 GiB; twice the CPU aim fails, as does the memory aim.
 func TestIdleFootprint(t *testing.T) {
 	for _, svc := range []string{"stock-find", "replier", "bound"} {
-		err := kube.Poll(context.Background(), 3*time.Minute, 2*time.Second, func(context.Context) (bool, string, error) {
-			n := podCount(t, "serving.knative.dev/service="+svc)
-			return n == 0, fmt.Sprintf("%s has %d pods", svc, n), nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		clustertest.WaitZero(t, k, ns, svc, 3*time.Minute)
 	}
-	u := footprint.Measure(func() []int { return phases.ClusterPIDs(clusterDir()) }, 60*time.Second)
+	u := footprint.Measure(func() []int { return phases.ClusterPIDs(clustertest.Dir()) }, 60*time.Second)
 	t.Logf("REPORT idle footprint: %s", u)
 	if u.Processes < 10 {
 		t.Fatalf("only %d processes measured: not the cluster", u.Processes)
