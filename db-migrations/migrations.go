@@ -44,38 +44,38 @@ func FS(database string) (fs.FS, error) {
 	return fs.Sub(migrations, database)
 }
 
-// Apply brings the database at dsn up to the newest migration of domain, then
-// (re)applies the domain's functions folder. Several processes may call it at
-// once (every function applies its own domain's migrations at start when told
+// Apply brings the database at dsn up to the newest migration of database, then
+// (re)applies the database's functions folder. Several processes may call it at
+// once (every function applies its own database's migrations at start when told
 // to): a Postgres advisory lock held for the whole goose run serialises them,
 // and the later ones find no migration to run; another one, held by the
 // functions' transaction, keeps two of them from replacing the same function
 // at once.
-func Apply(ctx context.Context, dsn string, domain string) error {
-	fsys, err := FS(domain)
+func Apply(ctx context.Context, dsn string, database string) error {
+	fsys, err := FS(database)
 	if err != nil {
 		return err
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return fmt.Errorf("migrate %s: parse dsn: %w", domain, err)
+		return fmt.Errorf("migrate %s: parse dsn: %w", database, err)
 	}
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 
 	p, err := newProvider(db, fsys)
 	if err != nil {
-		return fmt.Errorf("migrate %s: %w", domain, err)
+		return fmt.Errorf("migrate %s: %w", database, err)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate %s: %w", domain, err)
+		return fmt.Errorf("migrate %s: %w", database, err)
 	}
 	files, err := functionFiles(fsys)
 	if err != nil {
-		return fmt.Errorf("migrate %s: %w", domain, err)
+		return fmt.Errorf("migrate %s: %w", database, err)
 	}
 	if err := applyFunctions(ctx, db, files); err != nil {
-		return fmt.Errorf("migrate %s: %w", domain, err)
+		return fmt.Errorf("migrate %s: %w", database, err)
 	}
 	return nil
 }
@@ -99,14 +99,14 @@ func newProvider(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 
 // sqlFile is one file of a functions folder.
 type sqlFile struct {
-	name string // its path in the domain's folder, for errors
+	name string // its path in the database's folder, for errors
 	sql  string
 }
 
-// functionsDir is the folder of a domain's repeatable SQL.
+// functionsDir is the folder of a database's repeatable SQL.
 const functionsDir = "functions"
 
-// functionFiles reads the functions folder of a domain's fsys in name order
+// functionFiles reads the functions folder of a database's fsys in name order
 // (fs.Glob sorts), the order they are applied in.
 func functionFiles(fsys fs.FS) ([]sqlFile, error) {
 	names, err := fs.Glob(fsys, path.Join(functionsDir, "*.sql"))
