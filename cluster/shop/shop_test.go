@@ -80,22 +80,7 @@ func TestEverythingIsReady(t *testing.T) {
 // Every Service that sends events (label webshop.wdm/sink=broker) has
 // K_SINK in its template, put there by the SinkBinding.
 func TestSinkIsInjected(t *testing.T) {
-	var l struct {
-		Items []struct {
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Spec struct {
-				Template struct {
-					Spec struct {
-						Containers []struct {
-							Env []struct{ Name, Value string } `json:"env"`
-						} `json:"containers"`
-					} `json:"spec"`
-				} `json:"template"`
-			} `json:"spec"`
-		} `json:"items"`
-	}
+	var l ksvcList
 	if err := k.Get(context.Background(), &l, "ksvc", "-n", ns, "-l", "webshop.wdm/sink=broker"); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +113,28 @@ func TestEventsAndBatchInitAreNotPublic(t *testing.T) {
 			t.Errorf("POST %s through the ingress: %d %s, want a refusal", path, code, body)
 		}
 	}
+}
+
+// ksvcList is what the tests read of Knative Services: name, template
+// annotations and container env.
+type ksvcList struct {
+	Items []struct {
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+		Spec struct {
+			Template struct {
+				Metadata struct {
+					Annotations map[string]string `json:"annotations"`
+				} `json:"metadata"`
+				Spec struct {
+					Containers []struct {
+						Env []struct{ Name, Value string } `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	} `json:"items"`
 }
 
 type item struct {
@@ -198,20 +205,7 @@ func TestCheckoutFromZeroAcrossTheBroker(t *testing.T) {
 
 // After the idle window every Service with min-scale 0 has no pods.
 func TestIdleServicesScaleToZero(t *testing.T) {
-	var l struct {
-		Items []struct {
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Spec struct {
-				Template struct {
-					Metadata struct {
-						Annotations map[string]string `json:"annotations"`
-					} `json:"metadata"`
-				} `json:"template"`
-			} `json:"spec"`
-		} `json:"items"`
-	}
+	var l ksvcList
 	if err := k.Get(context.Background(), &l, "ksvc", "-n", ns); err != nil {
 		t.Fatal(err)
 	}

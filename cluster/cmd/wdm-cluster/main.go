@@ -178,7 +178,7 @@ func koBuild(ctx context.Context, args []string) error {
 	if repo == "" {
 		return errors.New("KO_DOCKER_REPO is not set")
 	}
-	info, err := phases.ReadInfo(envOr("WDM_CLUSTER_DIR", "/var/lib/wdm-cluster"))
+	info, err := runningCluster()
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func koBuild(ctx context.Context, args []string) error {
 // postgresImage builds and imports the Postgres image the local overlay
 // runs, and prints its pinned reference.
 func postgresImage(ctx context.Context) error {
-	info, err := phases.ReadInfo(envOr("WDM_CLUSTER_DIR", "/var/lib/wdm-cluster"))
+	info, err := runningCluster()
 	if err != nil {
 		return err
 	}
@@ -211,4 +211,9 @@ func postgresImage(ctx context.Context) error {
 	}
 	fmt.Println(ref)
 	return nil
+}
+
+// runningCluster reads the cluster.json of the cluster up made.
+func runningCluster() (phases.Info, error) {
+	return phases.ReadInfo(envOr("WDM_CLUSTER_DIR", "/var/lib/wdm-cluster"))
 }
