@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wdm-knative/webshop/cluster/internal/proc"
 )
 
 // clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat; it
@@ -67,14 +69,12 @@ func Take(pids []int) Sample {
 	return s
 }
 
-// ParseCPU reads utime+stime from a /proc/PID/stat line. The command may
-// hold spaces and parentheses, so fields are counted from the last ')'.
+// ParseCPU reads utime+stime from a /proc/PID/stat line.
 func ParseCPU(stat string) (time.Duration, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("no command in %q", stat)
+	f, err := proc.StatFields(stat)
+	if err != nil {
+		return 0, err
 	}
-	f := strings.Fields(stat[i+1:])
 	// After the command: state(0) ppid(1) ... utime(11) stime(12).
 	if len(f) < 13 {
 		return 0, fmt.Errorf("short stat %q", stat)

@@ -73,14 +73,8 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command may hold spaces and parentheses: fields start after the last ')'.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 {
+		f, err := proc.Stat(p)
+		if err != nil || len(f) < 2 {
 			continue
 		}
 		ppid, _ := strconv.Atoi(f[1])

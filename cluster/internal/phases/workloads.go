@@ -50,14 +50,7 @@ func startAddons(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	y, err := addons.Encode(crds)
-	if err != nil {
-		return err
-	}
-	if err := r.kube.Apply(ctx, y); err != nil {
-		return err
-	}
-	if _, err := r.kube.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
+	if err := r.applyDocs(ctx, crds, true); err != nil {
 		return err
 	}
 	for _, name := range []string{"coredns", "traefik"} {
@@ -105,21 +98,29 @@ func startKnative(ctx context.Context, r *run) error {
 	// CRDs first and established, or the objects of their kinds in the same
 	// stream find no mapping.
 	crds, rest := addons.SplitCRDs(docs)
-	for i, part := range [][]addons.Doc{crds, rest} {
-		y, err := addons.Encode(part)
-		if err != nil {
-			return err
-		}
-		if err := r.kube.Apply(ctx, y); err != nil {
-			return err
-		}
-		if i == 0 {
-			if _, err := r.kube.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
-				return err
-			}
-		}
+	if err := r.applyDocs(ctx, crds, true); err != nil {
+		return err
+	}
+	if err := r.applyDocs(ctx, rest, false); err != nil {
+		return err
 	}
 	return r.waitDeployments(ctx, 5*time.Minute, "knative-serving", "knative-eventing")
+}
+
+// applyDocs applies objects, and with crds waits until every CRD is
+// Established, so that objects of their kinds find a mapping.
+func (r *run) applyDocs(ctx context.Context, docs []addons.Doc, crds bool) error {
+	y, err := addons.Encode(docs)
+	if err != nil {
+		return err
+	}
+	if err := r.kube.Apply(ctx, y); err != nil {
+		return err
+	}
+	if crds {
+		_, err = r.kube.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
+	}
+	return err
 }
 
 // clusterIP is a Service's ClusterIP.

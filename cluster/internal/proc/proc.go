@@ -74,12 +74,28 @@ func alive(pid int) bool {
 		return false
 	}
 	// A zombie is gone for our purposes.
+	f, err := Stat(pid)
+	return err == nil && len(f) > 0 && f[0] != "Z"
+}
+
+// Stat is /proc/PID/stat's fields after the command (state, ppid, ...).
+// The command may hold spaces and parentheses, so fields are counted
+// from the last ')'.
+func Stat(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return nil, err
 	}
-	f := strings.Fields(string(b))
-	return len(f) > 2 && f[2] != "Z"
+	return StatFields(string(b))
+}
+
+// StatFields splits a /proc/PID/stat line as Stat does.
+func StatFields(stat string) ([]string, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("no command in %q", stat)
+	}
+	return strings.Fields(stat[i+1:]), nil
 }
 
 // Names lists the processes with a pid file, in start order reversed, so
