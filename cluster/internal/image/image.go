@@ -9,8 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -52,6 +50,17 @@ type Spec struct {
 	WorkDir    string
 }
 
+// Binary is an image of one static binary at /ko-app/NAME (where ko puts
+// it), run as user.
+func Binary(ref, name, bin, user string) Spec {
+	return Spec{
+		Ref:        ref,
+		User:       user,
+		Files:      []File{{Path: "/ko-app/" + name, Source: bin}},
+		Entrypoint: []string{"/ko-app/" + name},
+	}
+}
+
 // epoch fixes every timestamp, so the same files give the same digest.
 var epoch = time.Unix(0, 0).UTC()
 
@@ -65,14 +74,9 @@ func base() []File {
 	}
 }
 
-// Build assembles the image of s.
+// Build assembles the image of s (its Ref is only a name here: Write
+// gives the image its tag).
 func Build(s Spec) (v1.Image, error) {
-	if _, err := name.NewTag(s.Ref, name.StrictValidation); err != nil {
-		return nil, fmt.Errorf("image %q: %w", s.Ref, err)
-	}
-	if strings.HasSuffix(s.Ref, ":latest") {
-		return nil, fmt.Errorf("image %q: a latest tag makes kubelet pull it", s.Ref)
-	}
 	layerTar, err := Tar(append(base(), s.Files...))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", s.Ref, err)
@@ -102,15 +106,15 @@ func Build(s Spec) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// Write assembles s and writes it as a tarball containerd can import.
-func Write(s Spec, file string) (v1.Hash, error) {
-	img, err := Build(s)
+// Write writes img as a tarball containerd can import, tagged ref: a tag,
+// and never latest, which makes kubelet pull.
+func Write(img v1.Image, ref, file string) (v1.Hash, error) {
+	tag, err := name.NewTag(ref, name.StrictValidation)
 	if err != nil {
-		return v1.Hash{}, err
+		return v1.Hash{}, fmt.Errorf("image %q: %w", ref, err)
 	}
-	tag, err := name.NewTag(s.Ref)
-	if err != nil {
-		return v1.Hash{}, err
+	if tag.TagStr() == "latest" {
+		return v1.Hash{}, fmt.Errorf("image %q: a latest tag makes kubelet pull it", ref)
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return v1.Hash{}, err
@@ -274,13 +278,4 @@ func Tree(root string) ([]File, error) {
 		return nil
 	})
 	return files, err
-}
-
-// Digest is a content key for an image: its layer and its config, so a tag
-// made from it changes exactly when the image does.
-func Digest(layer []byte, s Spec) string {
-	h := sha256.New()
-	h.Write(layer)
-	fmt.Fprintf(h, "%q|%q|%q|%q|%q", s.Entrypoint, s.Cmd, s.User, s.Env, s.WorkDir)
-	return hex.EncodeToString(h.Sum(nil))
 }

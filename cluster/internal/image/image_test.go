@@ -68,37 +68,46 @@ func TestTarRejectsRelativePaths(t *testing.T) {
 }
 
 func TestBuild(t *testing.T) {
+	spec := Spec{Ref: "dev.local/wdm/x", User: NonRoot, Entrypoint: []string{"/x"}}
+	img, err := Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Config.User != spec.User || cf.Config.Entrypoint[0] != spec.Entrypoint[0] || cf.OS != "linux" {
+		t.Errorf("config %+v", cf.Config)
+	}
+}
+
+func TestWriteTags(t *testing.T) {
+	img, err := Build(Binary("dev.local/wdm/x", "x", "/dev/null", NonRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
-		spec    Spec
+		ref     string
 		wantErr bool
 	}{
-		{"tagged", Spec{Ref: "dev.local/wdm/x:v1", User: NonRoot, Entrypoint: []string{"/x"}}, false},
-		{"latest makes kubelet pull", Spec{Ref: "dev.local/wdm/x:latest"}, true},
-		{"untagged", Spec{Ref: "dev.local/wdm/x"}, true},
+		{"tagged", "dev.local/wdm/x:v1", false},
+		{"latest makes kubelet pull", "dev.local/wdm/x:latest", true},
+		{"untagged", "dev.local/wdm/x", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			img, err := Build(tc.spec)
+			_, err := Write(img, tc.ref, filepath.Join(t.TempDir(), "x.tar"))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if err != nil {
-				return
-			}
-			cf, err := img.ConfigFile()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cf.Config.User != tc.spec.User || cf.Config.Entrypoint[0] != tc.spec.Entrypoint[0] || cf.OS != "linux" {
-				t.Errorf("config %+v", cf.Config)
 			}
 		})
 	}
 }
 
 func TestSameFilesSameDigest(t *testing.T) {
-	spec := Spec{Ref: "dev.local/wdm/x:v1", Files: []File{{Path: "/a", Data: []byte("a")}}, Entrypoint: []string{"/a"}}
+	spec := Spec{Ref: "dev.local/wdm/x", Files: []File{{Path: "/a", Data: []byte("a")}}, Entrypoint: []string{"/a"}}
 	digest := func(s Spec) string {
 		img, err := Build(s)
 		if err != nil {
@@ -115,15 +124,18 @@ func TestSameFilesSameDigest(t *testing.T) {
 	}
 	other := spec
 	other.Entrypoint = []string{"/b"}
-	layer, _ := Tar(spec.Files)
-	if Digest(layer, spec) == Digest(layer, other) {
-		t.Fatal("a different entrypoint kept the content key")
+	if digest(spec) == digest(other) {
+		t.Fatal("a different entrypoint kept the digest, the content key of a tag")
 	}
 }
 
 func TestWriteMakesATarball(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "x.tar")
-	if _, err := Write(Spec{Ref: "dev.local/wdm/x:v1", Entrypoint: []string{"/x"}}, file); err != nil {
+	img, err := Build(Spec{Ref: "dev.local/wdm/x", Entrypoint: []string{"/x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(img, "dev.local/wdm/x:v1", file); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(file)

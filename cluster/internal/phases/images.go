@@ -78,10 +78,11 @@ func assembleImages(_ context.Context, r *run) error {
 		}
 		tar := filepath.Join(r.Cache, "images", strings.NewReplacer("/", "_", ":", "_").Replace(ref)+"-"+sum[:12]+".tar")
 		if _, err := os.Stat(tar); err != nil {
-			spec := image.Spec{Ref: ref, User: s.user,
-				Files:      []image.File{{Path: "/ko-app/" + s.binary, Source: bin}},
-				Entrypoint: []string{"/ko-app/" + s.binary}}
-			if _, err := image.Write(spec, tar); err != nil {
+			img, err := image.Build(image.Binary(ref, s.binary, bin, s.user))
+			if err != nil {
+				return fmt.Errorf("image %s: %w", ref, err)
+			}
+			if _, err := image.Write(img, ref, tar); err != nil {
 				return fmt.Errorf("image %s: %w", ref, err)
 			}
 			r.Log.Info("image assembled", "ref", ref)

@@ -48,20 +48,9 @@ func Function(ctx context.Context, shopRoot, cache string) (image.Spec, error) {
 	if err != nil {
 		return image.Spec{}, err
 	}
-	spec := binarySpec("dev.local/webshop/function", "function", fn)
+	spec := image.Binary("dev.local/webshop/function", "function", fn, image.NonRoot)
 	spec.Files = append(spec.Files, image.File{Path: "/ko-app/migrate", Source: migrate})
 	return spec, nil
-}
-
-// binarySpec is an image of one static binary at /ko-app/NAME (where ko
-// puts it), run as the non-root user.
-func binarySpec(ref, name, bin string) image.Spec {
-	return image.Spec{
-		Ref:        ref,
-		User:       image.NonRoot,
-		Files:      []image.File{{Path: "/ko-app/" + name, Source: bin}},
-		Entrypoint: []string{"/ko-app/" + name},
-	}
 }
 
 // Postgres is Debian's Postgres 15 with its libraries, share folder and a
@@ -124,22 +113,26 @@ func soFiles(files []image.File) []string {
 // cache and imports it into the cluster's containerd; it returns the
 // reference to use in manifests.
 func Load(ctx context.Context, info phases.Info, spec image.Spec) (string, error) {
-	layer, err := image.Tar(spec.Files)
+	img, err := image.Build(spec)
 	if err != nil {
 		return "", err
 	}
-	sum := image.Digest(layer, spec)
-	spec.Ref = spec.Ref + ":" + sum[:12]
-	tar := filepath.Join(info.Cache, "images", strings.NewReplacer("/", "_", ":", "_").Replace(spec.Ref)+".tar")
+	// The digest of an image with fixed timestamps is a key of its content.
+	digest, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	ref := spec.Ref + ":" + digest.Hex[:12]
+	tar := filepath.Join(info.Cache, "images", strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
 	if _, err := os.Stat(tar); err != nil {
-		if _, err := image.Write(spec, tar); err != nil {
+		if _, err := image.Write(img, ref, tar); err != nil {
 			return "", err
 		}
 	}
 	if err := phases.ImportImage(ctx, info.ContainerdSock, tar); err != nil {
 		return "", err
 	}
-	return spec.Ref, nil
+	return ref, nil
 }
 
 // App is the smoke test's event app (cluster/smoke/smokeapp).
@@ -148,7 +141,7 @@ func App(ctx context.Context, clusterModule, cache string) (image.Spec, error) {
 	if err != nil {
 		return image.Spec{}, err
 	}
-	return binarySpec("dev.local/wdm/smokeapp", "smokeapp", bin), nil
+	return image.Binary("dev.local/wdm/smokeapp", "smokeapp", bin, image.NonRoot), nil
 }
 
 // KoBuild does here what `ko build --bare PKG` does for a registry: builds
@@ -163,7 +156,7 @@ func KoBuild(ctx context.Context, info phases.Info, moduleDir, pkg, repo string)
 	if err != nil {
 		return "", err
 	}
-	return Pin(ctx, info, binarySpec(repo, name, bin))
+	return Pin(ctx, info, image.Binary(repo, name, bin, image.NonRoot))
 }
 
 // Pin loads spec's image like Load and returns it as repo@sha256:DIGEST,
