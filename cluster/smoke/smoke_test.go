@@ -244,13 +244,16 @@ func TestShopFunctionServesThroughTraefikAndFromZero(t *testing.T) {
 	t.Logf("REPORT cold start of stock-find (request at zero pods to answer, through Traefik and the activator): %s", cold.Round(time.Millisecond))
 }
 
-// recorded lists what the recorder received, read from inside the namespace.
-func recorded(t *testing.T) []struct {
+// event is a CloudEvent as the recorder kept it (smokeapp's Event).
+type event struct {
 	Attributes  map[string]string `json:"attributes"`
 	ContentType string            `json:"contentType"`
 	Data        json.RawMessage   `json:"data"`
 	At          time.Time         `json:"at"`
-} {
+}
+
+// recorded lists what the recorder received, read from inside the namespace.
+func recorded(t *testing.T) []event {
 	t.Helper()
 	var svc kube.Object
 	if err := k.Get(context.Background(), &svc, "service", "-n", ns, "recorder"); err != nil {
@@ -261,12 +264,7 @@ func recorded(t *testing.T) []struct {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var events []struct {
-		Attributes  map[string]string `json:"attributes"`
-		ContentType string            `json:"contentType"`
-		Data        json.RawMessage   `json:"data"`
-		At          time.Time         `json:"at"`
-	}
+	var events []event
 	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
 		t.Fatal(err)
 	}
