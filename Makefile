@@ -144,7 +144,9 @@ cluster-smoke:
 # The shop on the running cluster (make cluster-up cluster-deploy first);
 # fails, never skips, without it.
 cluster-test:
-	cd cluster && $(CLUSTER_ENV) $(GO) test -tags clustershop -count=1 -v -timeout 30m ./shop/
+	@command -v locust >/dev/null || { echo "installing python3-locust (the load test runs the project's locustfile)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-locust; }
+	cd cluster && $(CLUSTER_ENV) $(GO) test -tags clustershop -count=1 -v -timeout 90m ./shop/
 
 # The cluster module's fast unit tests (rendering, image assembly): no cluster.
 cluster-unit:

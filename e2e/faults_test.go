@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wdm-knative/webshop/e2e/consistency"
 	"github.com/wdm-knative/webshop/internal/shopclient"
 	"github.com/wdm-knative/webshop/local/stack"
 )
@@ -48,18 +49,18 @@ func TestKilledFunctionIsRestarted(t *testing.T) {
 // see 5xx during a kill, never a wrong 200 or 4xx; afterwards every saga ends
 // within 30 s and the books balance.
 func TestConsistencyUnderFaults(t *testing.T) {
-	w := build(t, manyItems(4000), 3)
+	w := consistency.Build(t, client, consistency.ManyItems(4000), 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	victims := []string{"stock", "payment", "saga", stack.Broker, stack.Gateway, stack.RabbitMQ, stack.Postgres}
 	var wg sync.WaitGroup
 	loadCtx, stopLoad := context.WithCancel(ctx)
-	load := newOutcome()
+	load := consistency.NewOutcome()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		checkoutAll(loadCtx, load, w.orders, 32, 1, true)
+		consistency.CheckoutAll(loadCtx, client, load, w.Orders, 32, 1, true)
 	}()
 	for _, v := range victims {
 		time.Sleep(1500 * time.Millisecond)
@@ -72,10 +73,10 @@ func TestConsistencyUnderFaults(t *testing.T) {
 		}
 	}
 	// Every kill must land while checkouts are in flight, or the test proves nothing.
-	if n := load.answered(); n >= len(w.orders) {
+	if n := load.Answered(); n >= len(w.Orders) {
 		t.Fatalf("all %d checkouts were answered before the last kill: make the workload larger", n)
 	} else {
-		t.Logf("%d of %d checkouts answered when the last component was back", n, len(w.orders))
+		t.Logf("%d of %d checkouts answered when the last component was back", n, len(w.Orders))
 	}
 	// Let the load finish; callers retry until they get an answer.
 	done := make(chan struct{})
@@ -89,63 +90,22 @@ func TestConsistencyUnderFaults(t *testing.T) {
 	}
 	stopLoad()
 
-	waitSagasSettled(t, 30*time.Second)
-	a := audit(t, w, load)
+	consistency.WaitSettled(t, countIn, 30*time.Second)
+	a := consistency.Audit(t, client, w, load)
 	if a.PaidOrders == 0 {
 		t.Error("no order was paid")
 	}
-	noOrderPaidTwice(t)
+	consistency.NoOrderPaidTwice(t, countIn, time.Time{})
 	checkOutcomeEvents(t, w, load)
 }
 
-// waitSagasSettled fails unless every saga reaches paid or failed in time.
-func waitSagasSettled(t *testing.T, within time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	var running int
-	for {
-		conn, err := pgx.Connect(ctx, shop.DSN("order"))
-		if err == nil {
-			err = conn.QueryRow(ctx, "SELECT count(*) FROM sagas WHERE status NOT IN ('paid', 'failed')").Scan(&running)
-			conn.Close(context.Background())
-		}
-		if err == nil && running == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d sagas still running after %v (last error: %v)", running, within, err)
-		case <-time.After(250 * time.Millisecond):
-		}
+// countIn runs a count query in one of the stack's databases.
+func countIn(ctx context.Context, db, query string) (int, error) {
+	conn, err := pgx.Connect(ctx, shop.DSN(db))
+	if err != nil {
+		return 0, err
 	}
-}
-
-// noOrderPaidTwice checks the participants' ledgers and the sagas: at most one
-// paid saga per order and no order debited by two sagas that were not refunded.
-func noOrderPaidTwice(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	checks := []struct{ db, query string }{
-		{"order", "SELECT count(*) FROM (SELECT order_id FROM sagas WHERE status = 'paid' GROUP BY order_id HAVING count(*) > 1) twice"},
-		{"payment", "SELECT count(*) FROM (SELECT order_id FROM payment_ledger WHERE state = 'debited' GROUP BY order_id HAVING count(*) > 1) twice"},
-		// A saga that ended failed holds nothing: its debit and reservation were returned.
-		{"order", "SELECT count(*) FROM sagas WHERE status = 'failed' AND (stock = 'taken' OR payment = 'taken')"},
-	}
-	for _, c := range checks {
-		conn, err := pgx.Connect(ctx, shop.DSN(c.db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int
-		err = conn.QueryRow(ctx, c.query).Scan(&n)
-		conn.Close(ctx)
-		if err != nil {
-			t.Fatalf("%s: %v", c.query, err)
-		}
-		if n != 0 {
-			t.Errorf("%d rows break: %s", n, c.query)
-		}
-	}
+	defer conn.Close(context.Background())
+	var n int
+	return n, conn.QueryRow(ctx, query).Scan(&n)
 }

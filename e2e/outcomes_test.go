@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wdm-knative/webshop/e2e/consistency"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/shopclient"
 	"github.com/wdm-knative/webshop/schemas"
@@ -120,11 +121,11 @@ type decidedSaga struct{ id, order, status string }
 // and outcomes that agree with the HTTP answers: a 200 with a paid event
 // for its order, a 4xx with a failed one and no paid one. Deliveries are
 // asynchronous, so it waits up to 30 s for the missing ones.
-func checkOutcomeEvents(t *testing.T, w workload, out *outcome) {
+func checkOutcomeEvents(t *testing.T, w consistency.Workload, out *consistency.Outcome) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	decided := decidedSagas(t, w.orders)
+	decided := decidedSagas(t, w.Orders)
 	for {
 		missing := 0
 		for _, sg := range decided {
@@ -170,7 +171,7 @@ func checkOutcomeEvents(t *testing.T, w workload, out *outcome) {
 		}
 	}
 	orders := map[string]bool{}
-	for _, o := range w.orders {
+	for _, o := range w.Orders {
 		orders[o] = true
 	}
 	for _, d := range outcomes.forOrders(orders) {
@@ -178,7 +179,7 @@ func checkOutcomeEvents(t *testing.T, w workload, out *outcome) {
 			t.Errorf("outcome %s %s for saga %s, which is not decided", d.typ, d.id, d.saga)
 		}
 	}
-	for order, code := range out.answers {
+	for order, code := range out.Answers {
 		switch {
 		case code == http.StatusOK && !paidOrders[order]:
 			t.Errorf("order %s answered 200 without a %s event", order, schemas.TypeCheckoutPaid)

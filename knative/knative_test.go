@@ -333,7 +333,7 @@ func TestOneServicePerOperation(t *testing.T) {
 // TestKustomizationsListEveryFile: a manifest that no kustomization lists is
 // never deployed; a listed file that is missing breaks the build.
 func TestKustomizationsListEveryFile(t *testing.T) {
-	for _, dir := range []string{"base", "platform", "observability", "overlays/gke", "overlays/bench", "overlays/local", "loadtest", exampleDir} {
+	for _, dir := range []string{"base", "platform", "observability", "overlays/gke", "overlays/bench", "overlays/local", "overlays/local-admin", "loadtest", exampleDir} {
 		t.Run(dir, func(t *testing.T) {
 			k := readKustomization(t, dir)
 			listed := map[string]bool{}

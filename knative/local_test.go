@@ -22,12 +22,10 @@ const localDir = "overlays/local"
 
 // Facts of the local cluster the overlay must match (cluster/internal).
 const (
-	localBrokerClass    = "MTChannelBasedBroker"
-	localGatewayClass   = "traefik"
-	localIngressService = "traefik-local" // Traefik's cluster-local entry point
-	localIngressNS      = "traefik"
-	localPostgresImage  = "dev.local/wdm/postgres"
-	localPostgresPort   = 5432
+	localBrokerClass   = "MTChannelBasedBroker"
+	localGatewayClass  = "traefik"
+	localPostgresImage = "dev.local/wdm/postgres"
+	localPostgresPort  = 5432
 )
 
 // localCPUBudget is what the shop may request once idle on the one 2-core
@@ -363,18 +361,18 @@ func localProblems(t *testing.T, ms []manifest) []string {
 		decodeStrict(t, m, &r)
 		for i, rule := range r.Spec.Rules {
 			for _, b := range rule.BackendRefs {
-				if b.Name != localIngressService || b.Namespace != localIngressNS {
-					bad("%s rule %d forwards to %s/%s, want %s/%s", m, i, b.Namespace, b.Name, localIngressNS, localIngressService)
+				if b.Name != LocalIngressService || b.Namespace != LocalIngressNamespace {
+					bad("%s rule %d forwards to %s/%s, want %s/%s", m, i, b.Namespace, b.Name, LocalIngressNamespace, LocalIngressService)
 				}
 			}
 		}
 	}
 	granted := false
 	for _, m := range ofKind(ms, "gateway.networking.k8s.io/v1beta1", "ReferenceGrant") {
-		granted = granted || (m.Metadata.Namespace == localIngressNS && strings.Contains(string(m.Raw), "name: "+localIngressService))
+		granted = granted || (m.Metadata.Namespace == LocalIngressNamespace && strings.Contains(string(m.Raw), "name: "+LocalIngressService))
 	}
 	if !granted {
-		bad("no ReferenceGrant in %s lets the routes reach %s", localIngressNS, localIngressService)
+		bad("no ReferenceGrant in %s lets the routes reach %s", LocalIngressNamespace, LocalIngressService)
 	}
 	return ps
 }

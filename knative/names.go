@@ -30,6 +30,11 @@ const (
 	// (Kourier); the public HTTPRoutes forward to it with the Host rewritten.
 	IngressService   = "kourier-internal"
 	IngressNamespace = "kourier-system"
+	// LocalIngressService is the local cluster's cluster-local gateway:
+	// Traefik's entry point for Knative's cluster-local routes
+	// (cluster/internal/addons/manifests/traefik.yaml).
+	LocalIngressService   = "traefik-local"
+	LocalIngressNamespace = "traefik"
 	// GatewayName is the Gateway API Gateway the public routes attach to; the
 	// overlay that knows the cluster's gateway class creates it.
 	GatewayName = "webshop"

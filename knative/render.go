@@ -37,10 +37,15 @@ func execute(name string, data any) ([]byte, error) {
 // path relative to the knative/ directory.
 func Generated() (map[string][]byte, error) {
 	renderers := map[string]func() ([]byte, error){
-		"base/eventtypes.yaml":                 renderEventTypes,
-		"base/services.yaml":                   renderServices,
-		"base/httproutes.yaml":                 renderRoutes,
-		"overlays/bench/admin-httproutes.yaml": renderAdminRoutes,
+		"base/eventtypes.yaml": renderEventTypes,
+		"base/services.yaml":   renderServices,
+		"base/httproutes.yaml": renderRoutes,
+		"overlays/bench/admin-httproutes.yaml": func() ([]byte, error) {
+			return renderAdminRoutes("admin-httproutes.yaml", knativeIngress)
+		},
+		"overlays/local-admin/admin-httproutes.yaml": func() ([]byte, error) {
+			return renderAdminRoutes("local-admin-httproutes.yaml", localIngress)
+		},
 	}
 	files := make(map[string][]byte, len(renderers))
 	for name, render := range renderers {
@@ -101,15 +106,26 @@ func renderRoutes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderRouteTables("httproutes.yaml", nil, tables, RouteName)
+	return renderRouteTables("httproutes.yaml", knativeIngress, nil, tables, RouteName)
 }
 
-func renderAdminRoutes() ([]byte, error) {
+// ingress is the cluster-local gateway an HTTPRoute forwards to.
+type ingress struct{ service, namespace string }
+
+var (
+	knativeIngress = ingress{IngressService, IngressNamespace}
+	// localIngress is Traefik's cluster-local entry point on the local
+	// cluster, which the local overlay's replacements put into the base's
+	// HTTPRoutes (the local-admin kustomization has no base to take it from).
+	localIngress = ingress{LocalIngressService, LocalIngressNamespace}
+)
+
+func renderAdminRoutes(file string, to ingress) ([]byte, error) {
 	tables, err := AdminRouteTables()
 	if err != nil {
 		return nil, err
 	}
-	return renderRouteTables("admin-httproutes.yaml", map[string]string{
+	return renderRouteTables(file, to, map[string]string{
 		"webshop.wdm/admin": `"true"`,
 		// The bench overlay cannot label these alone; base labels the rest.
 		PhaseLabel: "routing",
@@ -117,8 +133,9 @@ func renderAdminRoutes() ([]byte, error) {
 }
 
 // renderRouteTables renders the route tables with the template of file,
-// naming each HTTPRoute by its public prefix; labels are extra labels on each.
-func renderRouteTables(file string, labels map[string]string, tables map[string][]RouteRule, name func(string) string) ([]byte, error) {
+// forwarding to the gateway to and naming each HTTPRoute by its public
+// prefix; labels are extra labels on each.
+func renderRouteTables(file string, to ingress, labels map[string]string, tables map[string][]RouteRule, name func(string) string) ([]byte, error) {
 	publics := make([]string, 0, len(tables))
 	for p := range tables {
 		publics = append(publics, p)
@@ -127,7 +144,7 @@ func renderRouteTables(file string, labels map[string]string, tables map[string]
 	var views []routeView
 	for _, p := range publics {
 		v := routeView{Name: name(p), Namespace: Namespace, Gateway: GatewayName,
-			IngressService: IngressService, IngressNS: IngressNamespace}
+			IngressService: to.service, IngressNS: to.namespace}
 		for _, r := range tables[p] {
 			v.Rules = append(v.Rules, ruleView{RouteRule: r, Host: InternalHost(r.Service)})
 		}
@@ -137,7 +154,7 @@ func renderRouteTables(file string, labels map[string]string, tables map[string]
 		Ingress string
 		Labels  map[string]string
 		Routes  []routeView
-	}{IngressService + "." + IngressNamespace, labels, views}
+	}{to.service + "." + to.namespace, labels, views}
 	return execute(file, data)
 }
 

@@ -98,11 +98,30 @@ func routeTables(include func(operation.Operation) bool, catchAll bool) (map[str
 		slices.SortFunc(rules, func(a, b RouteRule) int { return strings.Compare(a.Prefix, b.Prefix) })
 		tables[public] = rules
 	}
+	if catchAll {
+		// A path of no domain must get the API's JSON 404 too, not the
+		// gateway's own page (Traefik's "404 page not found", a cloud load
+		// balancer's default backend): the API walk's GET /no/such/route
+		// found that on the local cluster.
+		tables[RootPrefix] = []RouteRule{{Prefix: RootPrefix, Service: rootCatchAll, CatchAll: true}}
+	}
 	return tables, nil
 }
 
+// RootPrefix is the public prefix of the paths under no domain.
+const RootPrefix = "/"
+
+// rootCatchAll answers the paths under no domain.
+const rootCatchAll = operation.OrderFind
+
 // RouteName is the HTTPRoute serving a public prefix: "/stock/" -> "webshop-stock".
-func RouteName(public string) string { return "webshop-" + strings.Trim(public, "/") }
+// The paths under no domain are served by "webshop-unknown-paths".
+func RouteName(public string) string {
+	if public == RootPrefix {
+		return "webshop-unknown-paths"
+	}
+	return "webshop-" + strings.Trim(public, "/")
+}
 
 // AdminRouteName is the bench overlay's HTTPRoute of a public prefix's admin
 // operations: "/stock/" -> "webshop-stock-admin".

@@ -20,7 +20,10 @@ type series struct {
 	name   string
 	color  color.Color
 	dashed bool
-	values []float64 // one per second
+	values []float64 // one per second, or one per every seconds
+	// every is the seconds between values (0: one a second), start the
+	// time of the first interval's start.
+	every, start float64
 }
 
 // The series' colours (matplotlib's first four).
@@ -61,13 +64,13 @@ func drawChart(c vg.CanvasSizer, s *Summary) error {
 		req[i], chk[i] = float64(t.Requests), float64(t.Checkouts)
 		p50[i], p99[i], cp99[i] = t.P50Ms, t.P99Ms, t.CheckoutP99Ms
 	}
-	rates := []series{{"requests/s", blue, false, req}}
+	rates := []series{{name: "requests/s", color: blue, values: req}}
 	if anyPositive(chk) {
-		rates = append(rates, series{"checkouts/s", green, false, chk})
+		rates = append(rates, series{name: "checkouts/s", color: green, values: chk})
 	}
-	lat := []series{{"p50 all", blue, false, p50}, {"p99 all", red, false, p99}}
+	lat := []series{{name: "p50 all", color: blue, values: p50}, {name: "p99 all", color: red, values: p99}}
 	if anyPositive(cp99) {
-		lat = append(lat, series{"p99 checkout", orange, true, cp99})
+		lat = append(lat, series{name: "p99 checkout", color: orange, dashed: true, values: cp99})
 	}
 	top, err := panel("per second", rates)
 	if err != nil {
@@ -80,6 +83,12 @@ func drawChart(c vg.CanvasSizer, s *Summary) error {
 		return err
 	}
 
+	drawPanels(c, top, bottom)
+	return nil
+}
+
+// drawPanels draws the two panels one above the other on a white c.
+func drawPanels(c vg.CanvasSizer, top, bottom *plot.Plot) {
 	dc := draw.New(c)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
@@ -89,7 +98,13 @@ func drawChart(c vg.CanvasSizer, s *Summary) error {
 	for i, tile := range plot.Align(plots, tiles, dc) {
 		plots[i][0].Draw(tile[0])
 	}
-	return nil
+}
+
+func (s series) step() float64 {
+	if s.every > 0 {
+		return s.every
+	}
+	return 1
 }
 
 func anyPositive(v []float64) bool {
@@ -113,16 +128,16 @@ func panel(ylabel string, ss []series) (*plot.Plot, error) {
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs, p.Legend.YOffs, p.Legend.Padding = 2*vg.Millimeter, -vg.Millimeter, vg.Points(2)
 
-	n := 0
+	end := 0.0 // the last value's time
 	ymax := 0.0
 	for _, s := range ss {
-		n = max(n, len(s.values))
+		end = max(end, s.start+s.step()*float64(len(s.values)))
 		for _, v := range s.values {
 			ymax = math.Max(ymax, v)
 		}
 	}
 	yticks := niceTicks(ymax)
-	xticks := niceTicks(float64(max(n, 1)))
+	xticks := niceTicks(max(end, 1))
 	p.X.Min, p.X.Max = 0, xticks[len(xticks)-1]
 	p.Y.Min, p.Y.Max = 0, yticks[len(yticks)-1]
 	p.X.Tick.Marker = fixedTicks(xticks, "s")
@@ -136,10 +151,11 @@ func panel(ylabel string, ss []series) (*plot.Plot, error) {
 		if len(s.values) == 0 {
 			continue
 		}
-		// Second i covers (i, i+1]: its point sits at its end.
+		// Value j covers the interval (j, j+1] steps after start: its
+		// point sits at its end.
 		pts := make(plotter.XYs, len(s.values))
 		for j, v := range s.values {
-			pts[j] = plotter.XY{X: float64(j + 1), Y: v}
+			pts[j] = plotter.XY{X: s.start + s.step()*float64(j+1), Y: v}
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {

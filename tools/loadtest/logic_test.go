@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -287,30 +288,58 @@ func TestChart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			names := map[string]bool{"requests/s": true, "checkouts/s": true, "p50 all": true, "p99 all": true, "p99 checkout": true}
-			d := xml.NewDecoder(strings.NewReader(string(svg)))
-			lines, inText := 0, false
-			for {
-				tok, err := d.Token()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatalf("not well-formed XML: %v\n%s", err, svg)
-				}
-				switch tok := tok.(type) {
-				case xml.StartElement:
-					inText = tok.Name.Local == "text"
-				case xml.EndElement:
-					inText = false
-				case xml.CharData:
-					if inText && names[strings.TrimSpace(string(tok))] {
-						lines++
-					}
-				}
-			}
+			lines := legendEntries(t, svg, "requests/s", "checkouts/s", "p50 all", "p99 all", "p99 checkout")
 			if lines != tt.wantLines {
 				t.Errorf("%d series drawn, want %d\n%s", lines, tt.wantLines, svg)
+			}
+		})
+	}
+}
+
+// legendEntries counts the texts of a well-formed SVG that are one of names.
+func legendEntries(t *testing.T, svg []byte, names ...string) int {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(string(svg)))
+	lines, inText := 0, false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return lines
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v\n%s", err, svg)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			inText = tok.Name.Local == "text"
+		case xml.EndElement:
+			inText = false
+		case xml.CharData:
+			if inText && slices.Contains(names, strings.TrimSpace(string(tok))) {
+				lines++
+			}
+		}
+	}
+}
+
+func TestScalingChart(t *testing.T) {
+	tests := []struct {
+		name      string
+		pods      []ServicePods
+		wantLines int // requests/s, users and one a Service
+	}{
+		{"no Service", nil, 2},
+		{"two Services", []ServicePods{{"order-checkout", []float64{0, 1, 3, 1}}, {"saga-step", []float64{0, 1, 2, 0}}}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svg, err := ScalingChart(Scaling{Title: "t", Requests: []float64{5, 20, 30, 10}, Users: []float64{1, 4, 8, 8},
+				LoadStart: 5, PodEvery: 5, Pods: tt.pods})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := legendEntries(t, svg, "requests/s", "users", "order-checkout", "saga-step"); got != tt.wantLines {
+				t.Errorf("%d series drawn, want %d\n%s", got, tt.wantLines, svg)
 			}
 		})
 	}

@@ -96,7 +96,10 @@ type Object struct {
 	Metadata struct {
 		Name      string            `json:"name"`
 		Namespace string            `json:"namespace"`
+		UID       string            `json:"uid"`
 		Labels    map[string]string `json:"labels"`
+		// DeletionTimestamp is set on an object being deleted.
+		DeletionTimestamp string `json:"deletionTimestamp"`
 	} `json:"metadata"`
 	Status struct {
 		Conditions []Condition `json:"conditions"`
@@ -106,9 +109,11 @@ type Object struct {
 			URL string `json:"url"`
 		} `json:"address"`
 		ContainerStatuses []struct {
-			Name  string `json:"name"`
-			Ready bool   `json:"ready"`
-			State map[string]struct {
+			Name         string `json:"name"`
+			Ready        bool   `json:"ready"`
+			ContainerID  string `json:"containerID"` // containerd://ID
+			RestartCount int    `json:"restartCount"`
+			State        map[string]struct {
 				Reason  string `json:"reason"`
 				Message string `json:"message"`
 			} `json:"state"`

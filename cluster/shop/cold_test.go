@@ -1,60 +1,17 @@
 //go:build clustershop
 
-// Package shop tests the shop as deployed on the running cluster (make
-// cluster-up cluster-deploy): everything Ready, K_SINK where events are
-// sent, the public API through the real ingress with money and stock exact,
-// and a checkout from zero across the Broker. Without a cluster and the
-// shop on it, it fails; it never skips.
 package shop
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wdm-knative/webshop/cluster/internal/clustertest"
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
-	"github.com/wdm-knative/webshop/cluster/internal/phases"
 )
-
-const ns = "webshop"
-
-var (
-	info phases.Info
-	k    kube.Client
-)
-
-func TestMain(m *testing.M) {
-	var err error
-	if info, k, err = clustertest.Open(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
-
-// call sends a request to the public API through the real ingress (the
-// Gateway on Traefik's web entry point) and decodes a JSON answer.
-func call(t *testing.T, method, path string, want int, out any) {
-	t.Helper()
-	code, body, err := clustertest.Request(info.Ingress, method, "", path, "")
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if code != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, code, body, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			t.Fatalf("%s %s: %s: %v", method, path, body, err)
-		}
-	}
-}
 
 func TestEverythingIsReady(t *testing.T) {
 	for _, kind := range []string{"services.serving.knative.dev", "triggers.eventing.knative.dev",

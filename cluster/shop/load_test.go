@@ -1,0 +1,281 @@
+//go:build clustershop
+
+package shop
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wdm-knative/webshop/cluster/internal/kube"
+	"github.com/wdm-knative/webshop/cluster/internal/netns"
+	"github.com/wdm-knative/webshop/internal/shopclient"
+)
+
+// The Locust run: the 2024 test's user (CheckoutUser: batch_init once,
+// then checkouts of random orders without pause) ramped up to
+// locustUsers over the first locustRamp, held until locustRun ends. Its
+// batch_init sizes are small so that setup and the audit take seconds.
+const (
+	locustUsers  = 48
+	locustRamp   = 120 * time.Second
+	locustRun    = 200 * time.Second
+	locustOrders = 5000
+	locustItems  = 1000
+	locustUsersN = 1000
+	startAmount  = 1_000_000 // stock of each item, credit of each user
+	podEvery     = 5 * time.Second
+	checkoutSvc  = "order-checkout"
+)
+
+// results is where the load tests keep what docs/cluster.md shows: CSVs,
+// Locust's output and the chart (under the checkout's .wdm/, which git
+// ignores).
+func results(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot, ".wdm", "cluster-test", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestAutoscalingUnderLocust runs the project's locustfile
+// (knative/loadtest) from inside the cluster's network namespace against
+// Traefik's public Service, samples the pods of every Service every 5 s
+// into pods.csv, and draws both into autoscaling.svg. The checkout path
+// must scale above one pod while its concurrency target is exceeded and
+// back down afterwards; Locust must see no failure, and the audit of every
+// order batch_init made is exact.
+func TestAutoscalingUnderLocust(t *testing.T) {
+	locust, err := exec.LookPath("locust")
+	if err != nil {
+		t.Fatal("Locust is needed: apt-get install python3-locust (make cluster-test installs it)")
+	}
+	withAdminRoutes(t)
+	dir := results(t, "autoscaling")
+	ip, err := k.Run(context.Background(), nil, "get", "svc", "-n", "traefik", "traefik", "-o", "jsonpath={.spec.clusterIP}")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sampler := samplePods(t, filepath.Join(dir, "pods.csv"))
+	time.Sleep(3 * podEvery) // a baseline before the load
+	args := []string{locust, "-f", filepath.Join(repoRoot, "knative/loadtest/locustfile.py"), "--headless",
+		"--host", "http://" + string(ip), "-u", strconv.Itoa(locustUsers),
+		"--spawn-rate", fmt.Sprintf("%.2f", float64(locustUsers)/locustRamp.Seconds()),
+		"-t", fmt.Sprintf("%ds", int(locustRun.Seconds())), "--stop-timeout", "10",
+		"--csv", filepath.Join(dir, "locust"), "--loglevel", "WARNING", "CheckoutUser"}
+	inside := netns.Namespace{Name: info.NetNS}.Command(args...)
+	cmd := exec.Command(inside[0], inside[1:]...)
+	cmd.Env = append(os.Environ(), "WDM_ITEMS="+strconv.Itoa(locustItems), "WDM_USERS="+strconv.Itoa(locustUsersN),
+		"WDM_ORDERS="+strconv.Itoa(locustOrders), "WDM_STARTING_STOCK="+strconv.Itoa(startAmount),
+		"WDM_STARTING_CREDIT="+strconv.Itoa(startAmount), "WDM_ITEM_PRICE=1")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	t.Logf("locust: %d users over %s, %s in all, from namespace %s", locustUsers, locustRamp, locustRun, info.NetNS)
+	runErr := cmd.Run()
+	_ = os.WriteFile(filepath.Join(dir, "locust.log"), logs.Bytes(), 0o644)
+	loadEnd := sampler.elapsed()
+	if runErr != nil {
+		t.Errorf("locust: %v\n%s", runErr, tail(logs.String(), 30))
+	}
+
+	// Back down: KPA keeps pods for its 60 s stable window, then Services
+	// with min-scale 0 go to zero after their grace period.
+	err = kube.Poll(context.Background(), 6*time.Minute, podEvery, func(context.Context) (bool, string, error) {
+		n := sampler.last(checkoutSvc)
+		return n <= 1, fmt.Sprintf("%s has %d pods", checkoutSvc, n), nil
+	})
+	time.Sleep(2 * podEvery)
+	sampler.stop()
+	if err != nil {
+		t.Errorf("no scale-down after the load: %v", err)
+	}
+	peak := sampler.peak(checkoutSvc)
+	t.Logf("REPORT %s: peak %d pods under load, %d pods %s after the load ended", checkoutSvc, peak,
+		sampler.last(checkoutSvc), (sampler.elapsed() - loadEnd).Round(time.Second))
+	if peak <= 1 {
+		t.Errorf("%s never had more than %d pod under %d users", checkoutSvc, peak, locustUsers)
+	}
+
+	stats := locustTotals(t, filepath.Join(dir, "locust_stats.csv"))
+	t.Logf("REPORT locust: %s requests, %s failures, %s req/s; p50 %s ms, p95 %s ms, p99 %s ms",
+		stats["Request Count"], stats["Failure Count"], stats["Requests/s"], stats["50%"], stats["95%"], stats["99%"])
+	if stats["Failure Count"] != "0" {
+		t.Errorf("Locust saw %s failures (locust_failures.csv)", stats["Failure Count"])
+	}
+	auditBatch(t, locustOrders)
+
+	chart := exec.Command("go", "run", "./cmd/scalechart", "-pods", filepath.Join(dir, "pods.csv"),
+		"-locust", filepath.Join(dir, "locust_stats_history.csv"), "-out", filepath.Join(dir, "autoscaling.svg"),
+		"-title", fmt.Sprintf("Locust CheckoutUser, 0 to %d users over %s, through Traefik, activator and queue-proxy", locustUsers, locustRamp))
+	chart.Dir = filepath.Join(repoRoot, "tools")
+	if out, err := chart.CombinedOutput(); err != nil {
+		t.Errorf("scalechart: %v\n%s", err, out)
+	}
+	t.Logf("REPORT chart: %s", filepath.Join(dir, "autoscaling.svg"))
+}
+
+// auditBatch audits the orders batch_init made (ids 0..orders-1), every
+// item and user they name held to batch_init's uniform start.
+func auditBatch(t *testing.T, orders int) {
+	t.Helper()
+	ids := make([]string, orders)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	a, err := client.RunAudit(ctx, shopclient.AuditScope{Orders: ids, Before: shopclient.Before{
+		Uniform: &shopclient.Uniform{Stock: startAmount, Price: 1, Credit: startAmount}}})
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	for _, p := range a.Problems {
+		t.Error(p)
+	}
+	t.Logf("REPORT audit: %d of %d orders paid, stock value taken %d, credit taken %d, paid total %d",
+		a.PaidOrders, orders, a.StockValueTaken, a.CreditTaken, a.PaidTotal)
+	if a.PaidOrders == 0 {
+		t.Error("no order was paid")
+	}
+}
+
+// locustTotals reads the Aggregated row of Locust's stats CSV.
+func locustTotals(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s: %v (%d rows)", path, err, len(rows))
+	}
+	for _, row := range rows[1:] {
+		if len(row) == len(rows[0]) && row[1] == "Aggregated" {
+			m := map[string]string{}
+			for i, h := range rows[0] {
+				m[h] = row[i]
+			}
+			return m
+		}
+	}
+	t.Fatalf("%s: no Aggregated row", path)
+	return nil
+}
+
+// podSampler writes the pods of every Knative Service of the shop to a
+// CSV every podEvery: "unix,SERVICE,...", a row a sample.
+type podSampler struct {
+	begin    time.Time
+	services []string
+	done     chan struct{}
+	wg       sync.WaitGroup
+
+	mu      sync.Mutex
+	history map[string][]int
+}
+
+func samplePods(t *testing.T, path string) *podSampler {
+	t.Helper()
+	var l ksvcList
+	if err := k.Get(context.Background(), &l, "ksvc", "-n", ns); err != nil {
+		t.Fatal(err)
+	}
+	s := &podSampler{begin: time.Now(), done: make(chan struct{}), history: map[string][]int{}}
+	for _, svc := range l.Items {
+		s.services = append(s.services, svc.Metadata.Name)
+	}
+	slices.Sort(s.services)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write(append([]string{"unix"}, s.services...))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer f.Close()
+		tick := time.NewTicker(podEvery)
+		defer tick.Stop()
+		for {
+			at := time.Now()
+			if counts, err := s.count(); err == nil {
+				row := []string{strconv.FormatInt(at.Unix(), 10)}
+				s.mu.Lock()
+				for _, svc := range s.services {
+					s.history[svc] = append(s.history[svc], counts[svc])
+					row = append(row, strconv.Itoa(counts[svc]))
+				}
+				s.mu.Unlock()
+				_ = w.Write(row)
+				w.Flush()
+			}
+			select {
+			case <-s.done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+// count reads the pods that are not terminating, by Knative Service.
+func (s *podSampler) count() (map[string]int, error) {
+	var l kube.List
+	ctx, cancel := context.WithTimeout(context.Background(), podEvery)
+	defer cancel()
+	if err := k.Get(ctx, &l, "pods", "-n", ns, "-l", "serving.knative.dev/service"); err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, p := range l.Items {
+		if p.Metadata.DeletionTimestamp == "" {
+			counts[p.Metadata.Labels["serving.knative.dev/service"]]++
+		}
+	}
+	return counts, nil
+}
+
+func (s *podSampler) stop() { close(s.done); s.wg.Wait() }
+
+func (s *podSampler) elapsed() time.Duration { return time.Since(s.begin) }
+
+func (s *podSampler) last(svc string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.history[svc]
+	if len(h) == 0 {
+		return -1
+	}
+	return h[len(h)-1]
+}
+
+func (s *podSampler) peak(svc string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.history[svc]) == 0 {
+		return 0
+	}
+	return slices.Max(s.history[svc])
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
