@@ -144,4 +144,3 @@ func machineBusy(t *testing.T) time.Duration {
 	}
 	return time.Duration(busy) * time.Second / 100 // USER_HZ
 }
-
