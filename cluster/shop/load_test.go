@@ -23,14 +23,15 @@ import (
 )
 
 // The Locust run: the 2024 test's user (CheckoutUser: batch_init once,
-// then checkouts of random orders without pause) ramped up to
+// then checkouts of random orders without pause; 20,000 orders, so that
+// most checkouts of the run are first ones and run a saga) ramped up to
 // locustUsers over the first locustRamp, held until locustRun ends. Its
 // batch_init sizes are small so that setup and the audit take seconds.
 const (
-	locustUsers  = 48
+	locustUsers  = 128
 	locustRamp   = 120 * time.Second
 	locustRun    = 200 * time.Second
-	locustOrders = 5000
+	locustOrders = 20000
 	locustItems  = 1000
 	locustUsersN = 1000
 	startAmount  = 1_000_000 // stock of each item, credit of each user
