@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
 	"github.com/wdm-knative/webshop/cluster/internal/netns"
+	"github.com/wdm-knative/webshop/cluster/internal/proc"
 	"github.com/wdm-knative/webshop/internal/shopclient"
 )
 
@@ -89,7 +89,7 @@ func TestAutoscalingUnderLocust(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, "locust.log"), logs.Bytes(), 0o644)
 	loadEnd := sampler.elapsed()
 	if runErr != nil {
-		t.Errorf("locust: %v\n%s", runErr, tail(logs.String(), 30))
+		t.Errorf("locust: %v\n%s", runErr, proc.LastLines(logs.Bytes(), 30))
 	}
 
 	// Back down: KPA keeps pods for its 60 s stable window, then Services
@@ -274,9 +274,4 @@ func (s *podSampler) peak(svc string) int {
 		return 0
 	}
 	return slices.Max(s.history[svc])
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

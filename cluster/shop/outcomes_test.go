@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +110,7 @@ func (l checkoutLogger) checkRun(t *testing.T, w consistency.Workload, out *cons
 		case code == http.StatusOK && len(ids) != 1:
 			t.Errorf("order %s answered 200; the logger got %d paid event ids, want 1", order, len(ids))
 		case code != http.StatusOK && len(ids) != 0:
-			t.Errorf("order %s answered %d; the logger got a paid event %v", order, code, keys(ids))
+			t.Errorf("order %s answered %d; the logger got a paid event %v", order, code, strings.Join(slices.Sorted(maps.Keys(ids)), ","))
 		}
 		if len(ids) > 0 {
 			paid++
@@ -118,12 +120,4 @@ func (l checkoutLogger) checkRun(t *testing.T, w consistency.Workload, out *cons
 	if paid == 0 {
 		t.Error("the logger got no paid event at all")
 	}
-}
-
-func keys(m map[string]bool) string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return strings.Join(ks, ",")
 }

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/wdm-knative/webshop/cluster/internal/proc"
 )
 
 // Binary is one command of a component: its file name and Go package.
@@ -143,7 +145,7 @@ func (b Builder) Build(ctx context.Context, c Component) (string, error) {
 		// Static binaries: they go into images with nothing else in them.
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly -buildvcs=false")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go build %s (%s): %w\n%s", bin.Package, c.Name, err, tail(out, 40))
+			return "", fmt.Errorf("go build %s (%s): %w\n%s", bin.Package, c.Name, err, proc.LastLines(out, 40))
 		}
 		b.Log.Info("built", "binary", bin.Name, "took", time.Since(start).Round(time.Second))
 	}
@@ -193,12 +195,4 @@ func (b Builder) ModuleDir(ctx context.Context, wrapper, path string) (string, e
 		return b.ModuleDir(ctx, wrapper, path)
 	}
 	return dir, nil
-}
-
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

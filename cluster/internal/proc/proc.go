@@ -158,6 +158,15 @@ func Kill(pid int, grace time.Duration) error {
 	return fmt.Errorf("process %d survived SIGKILL", pid)
 }
 
+// LastLines is the last n lines of a command's output, for an error.
+func LastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // Tail is the last n lines of the named process's log: what a failure
 // report shows, in the component's own words.
 func (d Dir) Tail(name string, n int) string {
