@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wdm-knative/webshop/e2e/faults"
 	"github.com/wdm-knative/webshop/internal/shopclient"
 	"github.com/wdm-knative/webshop/local/stack"
 	"github.com/wdm-knative/webshop/local/stackfile"
@@ -208,36 +210,23 @@ func startFaultyStack(t *testing.T, ctx context.Context) (*stack.Stack, string) 
 	return st, dir
 }
 
-// breakPayment makes payment-debit fail (a 500) for users: its ledger
-// refuses their debits, while refunds and tombstones still go through, as
-// when one shard of a payment provider is down.
+// breakPayment makes payment-debit fail (a 500) for users (faults.BreakPayment).
 func breakPayment(t *testing.T, ctx context.Context, db *pgx.Conn, users ...string) {
 	t.Helper()
-	for _, sql := range []string{
-		`CREATE TABLE e2e_payment_down (user_id text PRIMARY KEY)`,
-		`CREATE FUNCTION e2e_payment_down() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			IF NEW.state = 'debited' AND EXISTS (SELECT 1 FROM e2e_payment_down WHERE user_id = NEW.user_id) THEN
-				RAISE EXCEPTION 'e2e: payment down for %', NEW.user_id;
-			END IF;
-			RETURN NEW;
-		END $$`,
-		`CREATE TRIGGER e2e_payment_down BEFORE INSERT ON payment_ledger FOR EACH ROW EXECUTE FUNCTION e2e_payment_down()`,
-	} {
+	stmts := slices.Clone(faults.BreakPayment)
+	for _, u := range users {
+		stmts = append(stmts, faults.PaymentDown(u))
+	}
+	for _, sql := range stmts {
 		if _, err := db.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	for _, u := range users {
-		if _, err := db.Exec(ctx, `INSERT INTO e2e_payment_down VALUES ($1)`, u); err != nil {
-			t.Fatal(err)
 		}
 	}
 }
 
 func repair(t *testing.T, ctx context.Context, db *pgx.Conn, user string) {
 	t.Helper()
-	if _, err := db.Exec(ctx, `DELETE FROM e2e_payment_down WHERE user_id = $1`, user); err != nil {
+	if _, err := db.Exec(ctx, faults.PaymentUp(user)); err != nil {
 		t.Fatal(err)
 	}
 }
