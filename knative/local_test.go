@@ -35,6 +35,11 @@ var localCPUBudget = resource.MustParse("500m")
 // localMaxScale caps every Service: one node cannot hold more.
 const localMaxScale = 3
 
+// localCheckoutTarget bounds order-checkout's concurrency target: the node
+// saturates at about 40 checkouts in flight, so a higher target is never
+// passed and scale-up under Locust cannot be shown.
+const localCheckoutTarget = 10
+
 // TestLocalOverlay holds the rendered local overlay to what issue 19 asks:
 // the base's shop on this cluster's parts, nothing of eventing-rabbitmq or
 // CloudNativePG, one Postgres StatefulSet behind the Secrets the base reads.
@@ -104,6 +109,10 @@ func TestLocalOverlayChecksCanFail(t *testing.T) {
 		{"a large Service", "max-scale", edit(good, "Service", "stock-find", func(d map[string]any) {
 			tmpl := d["spec"].(map[string]any)["template"].(map[string]any)
 			tmpl["metadata"].(map[string]any)["annotations"].(map[string]any)["autoscaling.knative.dev/max-scale"] = "10"
+		})},
+		{"a checkout target never passed", "concurrency target", edit(good, "Service", "order-checkout", func(d map[string]any) {
+			tmpl := d["spec"].(map[string]any)["template"].(map[string]any)
+			tmpl["metadata"].(map[string]any)["annotations"].(map[string]any)["autoscaling.knative.dev/target"] = "200"
 		})},
 		{"a warm checkout", "min-scale", edit(good, "Service", "order-checkout", func(d map[string]any) {
 			tmpl := d["spec"].(map[string]any)["template"].(map[string]any)
@@ -296,6 +305,9 @@ func localProblems(t *testing.T, ms []manifest) []string {
 		}
 		if Tier(svc.Labels[LabelTier]) == TierCheckout && minScale != 0 {
 			bad("%s: min-scale %d: the checkout path must scale to zero here (the cold checkout)", m, minScale)
+		}
+		if target, _ := strconv.Atoi(ann["autoscaling.knative.dev/target"]); svc.Name == "order-checkout" && (target < 1 || target > localCheckoutTarget) {
+			bad("%s: concurrency target %q, want 1..%d so that Locust passes it on one node", m, ann["autoscaling.knative.dev/target"], localCheckoutTarget)
 		}
 		c := svc.Spec.Template.Spec.Containers[0]
 		cpu += int64(minScale) * (c.Resources.Requests.Cpu().MilliValue() + queueProxyCPU.MilliValue())
