@@ -65,6 +65,10 @@ var Components = []Component{
 	}},
 	{Name: "coredns", Version: "v1.15.0", Binaries: []Binary{{"coredns", "."}}},
 	{Name: "traefik", Version: "v3.6.12", Binaries: []Binary{{"traefik", "github.com/traefik/traefik/v3/cmd/traefik"}}},
+	// The only NetworkPolicy engine the module proxy serves that this
+	// kernel can run (docs/cluster.md): iptables and ipsets, no BPF.
+	{Name: "kube-router", Version: "v2.1.0", LDFlags: "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0",
+		Binaries: []Binary{{"kube-router", "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"}}},
 }
 
 func bins(prefix string, names ...string) []Binary {

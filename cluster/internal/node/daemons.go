@@ -21,6 +21,7 @@ func (l Layout) Identities() []pki.Identity {
 		{Name: "kube-controller-manager", User: "system:kube-controller-manager"},
 		{Name: "kube-scheduler", User: "system:kube-scheduler"},
 		{Name: "kube-proxy", User: "system:kube-proxy"},
+		{Name: "kube-router", User: "system:kube-router"},
 		{Name: "kubelet", User: "system:node:" + l.NodeName, Groups: []string{"system:nodes"}},
 		{Name: "kubelet-server", User: "system:node:" + l.NodeName, Server: true,
 			DNSNames: []string{l.NodeName}, IPs: []net.IP{nodeIP}},
@@ -29,7 +30,7 @@ func (l Layout) Identities() []pki.Identity {
 
 // Kubeconfigs names the components that get a kubeconfig inside the
 // namespace (each with its own certificate).
-var Kubeconfigs = []string{"admin", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet"}
+var Kubeconfigs = []string{"admin", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kube-router", "kubelet"}
 
 // Daemon is one process of the node: its name (log and pid file), argv,
 // and the URL that answers once it is up ("" when there is none).
@@ -43,6 +44,7 @@ type Daemon struct {
 // Bins locates the binaries: Kubernetes' built here, the rest from Debian.
 type Bins struct {
 	Kubernetes string // folder with kube-apiserver, kubelet, ...
+	KubeRouter string // folder with kube-router
 }
 
 // Daemons are the node's processes in start order.
@@ -112,6 +114,23 @@ func (l Layout) Daemons(b Bins) []Daemon {
 			"config", l.Path("config", "kube-proxy.yaml"),
 		)...), Ready: "http://127.0.0.1:10256/healthz"},
 	}
+}
+
+// PolicyDaemon is kube-router with only its network policy controller
+// (iptables and ipsets in the namespace's FORWARD path): its router and
+// service proxy are off (the bridge CNI routes, kube-proxy proxies). It
+// starts with the addons, once its RBAC is in place.
+func (l Layout) PolicyDaemon(b Bins) Daemon {
+	return Daemon{Name: "kube-router", Argv: append([]string{b.KubeRouter + "/kube-router"}, flags(
+		"kubeconfig", l.Kubeconfig("kube-router"),
+		"hostname-override", l.NodeName,
+		"run-firewall", "true",
+		"run-router", "false",
+		"run-service-proxy", "false",
+		"enable-cni", "false",
+		"service-cluster-ip-range", l.ServiceCIDR,
+		"health-port", "20244",
+	)...), Ready: "http://127.0.0.1:20244/healthz"}
 }
 
 // controlPlaneFlags are the flags the controller-manager and the scheduler

@@ -111,3 +111,18 @@ func TestIdentities(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyDaemonRunsOnlyTheFirewall(t *testing.T) {
+	d := Default("/state").PolicyDaemon(Bins{KubeRouter: "/bin/kr"})
+	argv := strings.Join(d.Argv, " ")
+	for _, flag := range []string{"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
+		"--service-cluster-ip-range=10.96.0.0/16", "--hostname-override=" + Default("/state").NodeName,
+		"--kubeconfig=" + Default("/state").Kubeconfig("kube-router")} {
+		if !strings.Contains(argv, flag) {
+			t.Errorf("kube-router lacks %s: %s", flag, argv)
+		}
+	}
+	if d.Argv[0] != "/bin/kr/kube-router" || d.Ready == "" {
+		t.Errorf("kube-router daemon %+v", d)
+	}
+}

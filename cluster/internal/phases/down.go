@@ -211,7 +211,7 @@ func checkNothingLeft(dir, ns string) error {
 	if pids := proc.Matching(dir + "/"); len(pids) > 0 {
 		left = append(left, fmt.Sprintf("processes %v", pids))
 	}
-	for _, name := range []string{"kube-apiserver", "kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager", "traefik"} {
+	for _, name := range []string{"kube-apiserver", "kubelet", "kube-proxy", "kube-router", "kube-scheduler", "kube-controller-manager", "traefik"} {
 		if pids := proc.Matching("/" + name + " "); len(pids) > 0 {
 			left = append(left, fmt.Sprintf("%s %v", name, pids))
 		}

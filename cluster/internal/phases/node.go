@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
@@ -17,12 +18,13 @@ import (
 
 // hostPrograms are the Debian parts the node runs (make cluster-up installs
 // the packages when missing).
-var hostPrograms = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "etcd", "nsenter", "iptables", "ip", "gcc",
+var hostPrograms = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "etcd", "nsenter", "iptables", "ipset", "ip", "gcc",
 	"busybox", "/usr/lib/postgresql/15/bin/postgres"}
 
 // hostPackages are the Debian packages that provide them.
-// busybox-static and postgresql go into the images of the shop's Postgres.
-var hostPackages = []string{"containerd", "runc", "etcd-server", "containernetworking-plugins", "iptables", "gcc",
+// busybox-static and postgresql go into the images of the shop's Postgres;
+// kube-router's policy controller drives iptables and ipset.
+var hostPackages = []string{"containerd", "runc", "etcd-server", "containernetworking-plugins", "iptables", "ipset", "gcc",
 	"libc6-dev", "util-linux", "iproute2", "busybox-static", "postgresql"}
 
 // installHost installs the Debian packages when a program is missing. A
@@ -53,7 +55,7 @@ func installHost(ctx context.Context, r *run) error {
 func checkHost() error {
 	for _, p := range hostPrograms {
 		if _, err := exec.LookPath(p); err != nil {
-			return fmt.Errorf("%s is not installed (make cluster-up installs containerd runc etcd-server containernetworking-plugins iptables)", p)
+			return fmt.Errorf("%s is not installed (make cluster-up installs %s)", p, strings.Join(hostPackages, " "))
 		}
 	}
 	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wdm-knative/webshop/cluster/internal/addons"
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
+	"github.com/wdm-knative/webshop/cluster/internal/node"
 )
 
 // systemNamespaces hold the cluster's own pods.
@@ -40,6 +41,9 @@ func (r *run) waitDeployments(ctx context.Context, timeout time.Duration, namesp
 }
 
 func startAddons(ctx context.Context, r *run) error {
+	if err := startPolicyEngine(ctx, r); err != nil {
+		return err
+	}
 	// The Gateway API CRDs Traefik's provider is built against, established
 	// before Traefik (and its GatewayClass) arrive.
 	dir, err := r.builder().ModuleDir(ctx, "traefik", "sigs.k8s.io/gateway-api")
@@ -63,6 +67,24 @@ func startAddons(ctx context.Context, r *run) error {
 		}
 	}
 	return r.waitDeployments(ctx, 3*time.Minute, "kube-system", "traefik")
+}
+
+// startPolicyEngine applies kube-router's RBAC, then starts its network
+// policy controller on the node and waits for its health endpoint: from
+// then on every NetworkPolicy of the cluster is enforced.
+func startPolicyEngine(ctx context.Context, r *run) error {
+	y, err := addons.Render("kube-router", r.values())
+	if err != nil {
+		return err
+	}
+	if err := r.kube.Apply(ctx, y); err != nil {
+		return err
+	}
+	d := r.layout.PolicyDaemon(node.Bins{KubeRouter: r.bins["kube-router"]})
+	if err := r.start(d); err != nil {
+		return err
+	}
+	return r.waitHTTP(ctx, d.Name, d.Ready, time.Minute)
 }
 
 func (r *run) knativeSources(ctx context.Context) (addons.KnativeSources, error) {
