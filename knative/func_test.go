@@ -2,9 +2,7 @@ package knative
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/knative/funcscaffold"
 )
 
 // funcYAML mirrors Knative func's func.yaml schema (schema/func_yaml-schema.json,
@@ -240,7 +239,7 @@ func TestFuncIgnoresLocalState(t *testing.T) {
 // scaffolding generates for this function, the way func.yaml's builder
 // compiles it.
 //
-// From 1.21 on, func copies its instanced-http scaffolding (below) into
+// From 1.21 on, func copies its instanced-http scaffolding (funcscaffold) into
 // .func/build, links f there to the function's root and edits go.mod with
 // golang.org/x/mod/modfile (pkg/scaffolding/scaffold.go): the function's go
 // version, and its real module path required and replaced by ./f where the
@@ -267,8 +266,10 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fn goModJSON
-	goJSON(t, root, &fn, "mod", "edit", "-json")
+	fn, err := funcscaffold.ReadModule(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// What go-build sets, then func.yaml's build envs.
 	buildEnv := []string{"GO111MODULE=auto"}
 	for _, e := range readFuncYAML(t).Build.BuildEnvs {
@@ -285,7 +286,7 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := funcScaffold(t, root, fn, c.merge)
 
-			out, err := goCommand(dir, []string{"GOFLAGS=-mod=readonly"}, "build", "-o", os.DevNull, ".").CombinedOutput()
+			out, err := funcscaffold.Command(t.Context(), dir, []string{"GOFLAGS=-mod=readonly"}, "build", "-o", os.DevNull, ".").CombinedOutput()
 			if err == nil || !bytes.Contains(out, []byte("updates to go.mod needed")) {
 				t.Errorf("want the generated go.mod stale under -mod=readonly (what GOFLAGS in func.yaml is for), got err %v:\n%s", err, out)
 			}
@@ -298,7 +299,7 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 				{"build", "-o", filepath.Join(dir, "bin"), "-buildmode", "pie", "-trimpath", "."},
 				{"list", "--json", "."},
 			} {
-				if out, err := goCommand(dir, buildEnv, args...).CombinedOutput(); err != nil {
+				if out, err := funcscaffold.Command(t.Context(), dir, buildEnv, args...).CombinedOutput(); err != nil {
 					t.Fatalf("go %s with func.yaml's build envs %v: %v\n%s", strings.Join(args, " "), buildEnv, err, out)
 				}
 			}
@@ -313,128 +314,20 @@ func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
 	}
 }
 
-type goModJSON struct {
-	Module  struct{ Path string }
-	Go      string
-	Require []struct{ Path, Version string }
-}
-
-// funcScaffold writes what func's scaffolding writes into .func/build for
-// the function at root, without (1.21) or with (#3436) the merge of its
-// requirements and go.sum. go mod edit makes modfile's edits in func's order.
-func funcScaffold(t *testing.T, root string, fn goModJSON, merge bool) string {
+// funcScaffold writes func's scaffolding for the function at root
+// (funcscaffold.Write), plus funcLifecycle beside its main.
+func funcScaffold(t *testing.T, root string, fn funcscaffold.Module, merge bool) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.Symlink(root, filepath.Join(dir, "f")); err != nil {
+	if err := funcscaffold.Write(t.Context(), dir, root, fn, merge); err != nil {
 		t.Fatal(err)
 	}
-	sum := funcScaffoldGoSum
-	if merge {
-		fnSum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum += string(fnSum)
-	}
-	files := map[string]string{
-		"go.mod":       funcScaffoldGoMod,
-		"go.sum":       sum,
-		"main.go":      strings.ReplaceAll(funcScaffoldMain, "function", fn.Module.Path),
-		"lifecycle.go": strings.ReplaceAll(funcLifecycle, "MODULE", fn.Module.Path),
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	edit := []string{"mod", "edit"}
-	if fn.Go != "" {
-		edit = append(edit, "-go="+fn.Go)
-	}
-	edit = append(edit, "-dropreplace=function", "-replace="+fn.Module.Path+"=./f",
-		"-droprequire=function", "-require="+fn.Module.Path+"@v0.0.0-00010101000000-000000000000")
-	if out, err := goCommand(dir, nil, edit...).CombinedOutput(); err != nil {
-		t.Fatalf("go %v: %v\n%s", edit, err, out)
-	}
-	if merge {
-		var s goModJSON
-		goJSON(t, dir, &s, "mod", "edit", "-json")
-		existing := map[string]bool{}
-		for _, r := range s.Require {
-			existing[r.Path] = true
-		}
-		edit := []string{"mod", "edit"}
-		for _, r := range fn.Require {
-			if !existing[r.Path] {
-				edit = append(edit, "-require="+r.Path+"@"+r.Version)
-			}
-		}
-		if out, err := goCommand(dir, nil, edit...).CombinedOutput(); err != nil {
-			t.Fatalf("go mod edit -require...: %v\n%s", err, out)
-		}
+	lifecycle := strings.ReplaceAll(funcLifecycle, "MODULE", fn.Module.Path)
+	if err := os.WriteFile(filepath.Join(dir, "lifecycle.go"), []byte(lifecycle), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
-
-// goCommand runs go in dir as a builder would: no workspace, the toolchain
-// at hand, and no GOFLAGS but env's.
-func goCommand(dir string, env []string, args ...string) *exec.Cmd {
-	cmd := exec.Command("go", args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOTOOLCHAIN=local", "GOFLAGS="), env...)
-	return cmd
-}
-
-func goJSON(t *testing.T, dir string, v any, args ...string) {
-	t.Helper()
-	out, err := goCommand(dir, nil, args...).Output()
-	if err != nil {
-		t.Fatalf("go %v: %v", args, err)
-	}
-	if err := json.Unmarshal(out, v); err != nil {
-		t.Fatalf("go %v: %v", args, err)
-	}
-}
-
-// func's templates/go/scaffolding/instanced-http (knative/func, as 1.21 and
-// #3436 find it): the go.mod, go.sum and main.go copied into .func/build.
-const funcScaffoldGoMod = `module s
-
-replace function => ./f
-
-go 1.21
-
-require (
-	function v0.0.0-00010101000000-000000000000
-	knative.dev/func-go v0.21.3
-)
-
-require (
-	github.com/mattn/go-colorable v0.1.13 // indirect
-	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/rs/zerolog v1.32.0 // indirect
-	golang.org/x/sys v0.18.0 // indirect
-)
-`
-
-const funcScaffoldMain = `package main
-
-import (
-	"fmt"
-	"os"
-
-	"knative.dev/func-go/http"
-
-	f "function"
-)
-
-func main() {
-	if err := http.Start(f.New()); err != nil {
-		fmt.Fprintln(os.Stderr, err.Error())
-		os.Exit(1)
-	}
-}
-`
 
 // funcLifecycle is not func's. Built beside its main, it requires the root
 // function to implement every optional func-go interface, which http.Start
@@ -454,51 +347,4 @@ var (
 	_ http.ReadinessReporter = f.New()
 	_ http.LivenessReporter  = f.New()
 )
-`
-
-const funcScaffoldGoSum = `github.com/coreos/go-systemd/v22 v22.5.0/go.mod h1:Y58oyj3AT4RCenI/lSvhwexgC+NSVTIJ3seZv2GcEnc=
-github.com/godbus/dbus/v5 v5.0.4/go.mod h1:xhWf0FNVPg57R7Z0UbKHbJfkEywrmjJnf7w5xrFpKfA=
-github.com/mattn/go-colorable v0.1.12/go.mod h1:u5H1YNBxpqRaxsYJYSkiCWKzEfiAb1Gb520KVy5xxl4=
-github.com/mattn/go-colorable v0.1.13 h1:fFA4WZxdEF4tXPZVKMLwD8oUnCTTo08duU7wxecdEvA=
-github.com/mattn/go-colorable v0.1.13/go.mod h1:7S9/ev0klgBDR4GtXTXX8a3vIGJpMovkB8vQcUbaXHg=
-github.com/mattn/go-isatty v0.0.14/go.mod h1:7GGIvUiUoEMVVmxf/4nioHXj79iQHKdU27kJ6hsGG94=
-github.com/mattn/go-isatty v0.0.16/go.mod h1:kYGgaQfpe5nmfYZH+SKPsOc2e4SrIfOl2e/yFXSvRLM=
-github.com/mattn/go-isatty v0.0.19 h1:JITubQf0MOLdlGRuRq+jtsDlekdYPia9ZFsB8h/APPA=
-github.com/mattn/go-isatty v0.0.19/go.mod h1:W+V8PltTTMOvKvAeJH7IuucS94S2C6jfK/D7dTCTo3Y=
-github.com/mattn/go-isatty v0.0.20 h1:xfD0iDuEKnDkl03q4limB+vH+GxLEtL/jb4xVJSWWEY=
-github.com/mattn/go-isatty v0.0.20/go.mod h1:W+V8PltTTMOvKvAeJH7IuucS94S2C6jfK/D7dTCTo3Y=
-github.com/pkg/errors v0.9.1/go.mod h1:bwawxfHBFNV+L2hUp1rHADufV3IMtnDRdf1r5NINEl0=
-github.com/rs/xid v1.4.0/go.mod h1:trrq9SKmegXys3aeAKXMUTdJsYXVwGY3RLcfgqegfbg=
-github.com/rs/xid v1.5.0/go.mod h1:trrq9SKmegXys3aeAKXMUTdJsYXVwGY3RLcfgqegfbg=
-github.com/rs/zerolog v1.29.1 h1:cO+d60CHkknCbvzEWxP0S9K6KqyTjrCNUy1LdQLCGPc=
-github.com/rs/zerolog v1.29.1/go.mod h1:Le6ESbR7hc+DP6Lt1THiV8CQSdkkNrd3R0XbEgp3ZBU=
-github.com/rs/zerolog v1.31.0 h1:FcTR3NnLWW+NnTwwhFWiJSZr4ECLpqCm6QsEnyvbV4A=
-github.com/rs/zerolog v1.31.0/go.mod h1:/7mN4D5sKwJLZQ2b/znpjC3/GQWY/xaDXUM0kKWRHss=
-github.com/rs/zerolog v1.32.0 h1:keLypqrlIjaFsbmJOBdB/qvyF8KEtCWHwobLp5l/mQ0=
-github.com/rs/zerolog v1.32.0/go.mod h1:/7mN4D5sKwJLZQ2b/znpjC3/GQWY/xaDXUM0kKWRHss=
-golang.org/x/sys v0.0.0-20210630005230-0f9fa26af87c/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
-golang.org/x/sys v0.0.0-20210927094055-39ccf1dd6fa6/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
-golang.org/x/sys v0.0.0-20220811171246-fbc7d0a398ab/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
-golang.org/x/sys v0.6.0/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
-golang.org/x/sys v0.10.0 h1:SqMFp9UcQJZa+pmYuAKjd9xq1f0j5rLcDIk0mj4qAsA=
-golang.org/x/sys v0.10.0/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
-golang.org/x/sys v0.12.0/go.mod h1:oPkhp1MJrh7nUepCBck5+mAzfO9JrbApNNgaTdGDITg=
-golang.org/x/sys v0.15.0 h1:h48lPFYpsTvQJZF4EKyI4aLHaev3CxivZmv7yZig9pc=
-golang.org/x/sys v0.15.0/go.mod h1:/VUhepiaJMQUp4+oa/7Zr1D23ma6VTLIYjOOTFZPUcA=
-golang.org/x/sys v0.17.0 h1:25cE3gD+tdBA7lp7QfhuV+rJiE9YXTcS3VG1SqssI/Y=
-golang.org/x/sys v0.17.0/go.mod h1:/VUhepiaJMQUp4+oa/7Zr1D23ma6VTLIYjOOTFZPUcA=
-golang.org/x/sys v0.18.0 h1:DBdB3niSjOA/O0blCZBqDefyWNYveAYMNF1Wum0DYQ4=
-golang.org/x/sys v0.18.0/go.mod h1:/VUhepiaJMQUp4+oa/7Zr1D23ma6VTLIYjOOTFZPUcA=
-knative.dev/func-go v0.18.3 h1:vEaFAmh0C5SqBiI53dc7RDEibavJRFqGnemzHJ0ZzLU=
-knative.dev/func-go v0.18.3/go.mod h1:+Og4a5pqW5WfBrv8Xf0jcTx5s+LiUpzcXyWBIuwKz30=
-knative.dev/func-go v0.19.0 h1:EYmc3L8eh48YJf79d8B/Y/KnWRPyRzVXUPBLpFn2boU=
-knative.dev/func-go v0.19.0/go.mod h1:+Og4a5pqW5WfBrv8Xf0jcTx5s+LiUpzcXyWBIuwKz30=
-knative.dev/func-go v0.20.0 h1:i8sp5NwCQSKWa73wDbuZWcGwdBkMG7vnMSqcUVWtT+E=
-knative.dev/func-go v0.20.0/go.mod h1:+Og4a5pqW5WfBrv8Xf0jcTx5s+LiUpzcXyWBIuwKz30=
-knative.dev/func-go v0.21.1 h1:qKrs9eLKRnJCJiPAp3ei7yuGGzGXODhiLP1KaO/ozyU=
-knative.dev/func-go v0.21.1/go.mod h1:F+y4XuLwg27Rwn3w9BFNKf6HLkPPbDlkq0aXnGfkcvU=
-knative.dev/func-go v0.21.2 h1:euhnyAxOfrQGeKj4RU80X2NNNsI+qiMx6PMwg/MeT5s=
-knative.dev/func-go v0.21.2/go.mod h1:YAUlPi4bY5OQb7n9424zm9GtRigOQ1/IBtqkLqC29Dw=
-knative.dev/func-go v0.21.3 h1:gmA0t1oyP088KPBidKnYiP1xQvmtPRp3phJ4McJazsc=
-knative.dev/func-go v0.21.3/go.mod h1:YAUlPi4bY5OQb7n9424zm9GtRigOQ1/IBtqkLqC29Dw=
 `

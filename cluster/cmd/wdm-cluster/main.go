@@ -7,6 +7,8 @@
 //	wdm-cluster forward (internal) relay a port on 127.0.0.1 into the namespace
 //	wdm-cluster ko build --bare PKG   what ko does, into the cluster's containerd (KO=... for knative/deploy.sh)
 //	wdm-cluster postgres-image        the Postgres image of Debian's binaries, imported; prints it pinned
+//	wdm-cluster func-image [-f func.yaml]           the image `func build` makes, imported; prints it pinned
+//	wdm-cluster func-service [-f func.yaml] IMAGE  prints the Knative Service `func deploy` makes of func.yaml
 package main
 
 import (
@@ -47,6 +49,10 @@ func main() {
 		err = koBuild(ctx, os.Args[2:])
 	case "postgres-image":
 		err = postgresImage(ctx)
+	case "func-image":
+		err = funcImage(ctx, os.Args[2:])
+	case "func-service":
+		err = funcService(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q: want up, down or forward", os.Args[1])
 	}
