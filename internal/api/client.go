@@ -1,22 +1,26 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 )
 
 // NewHTTPClient returns the client a function uses to call another function
-// (order -> stock/find, order -> payment/find_user). It is shared per process
-// and tuned for many small requests to few hosts: the default transport keeps
-// only 2 idle connections per host, so under load most calls would pay a new
-// TCP handshake and leave sockets in TIME_WAIT.
+// (order -> stock/find, order -> payment/find_user) and to send events to the
+// broker's ingress. It is shared per process and tuned for many small
+// requests to few hosts: the default transport keeps only 2 idle connections
+// per host, so under load most calls would pay a new TCP handshake and leave
+// sockets in TIME_WAIT.
 func NewHTTPClient() *http.Client {
 	dialer := &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
 			// No Proxy: calls stay inside the cluster (or on loopback locally).
-			DialContext:           dialer.DialContext,
+			DialContext:           RedialRefused(dialer.DialContext, RefusedWindow),
 			MaxIdleConns:          512,
 			MaxIdleConnsPerHost:   256,
 			IdleConnTimeout:       90 * time.Second,
@@ -26,5 +30,39 @@ func NewHTTPClient() *http.Client {
 		// A bound for a call whose caller's context has none; the caller's
 		// context (the incoming request's) still cuts it shorter.
 		Timeout: 15 * time.Second,
+	}
+}
+
+// RefusedWindow is how long a refused connection is tried again.
+const RefusedWindow = 3 * time.Second
+
+// DialFunc is the shape of net.Dialer.DialContext.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// RedialRefused dials again, with a doubling pause from 50 ms, while the
+// connection is refused, for up to window. A refused connect is often a
+// moment's state in a cluster: a NetworkPolicy engine admits a new pod's
+// address only once it has seen the pod (kube-router adds it to its ipsets
+// a moment after the pod starts, and until then a policy naming the pod's
+// namespace rejects it), and an ingress or broker pod being replaced
+// refuses until its successor listens. Nothing was sent, so this is safe
+// for any request. Other errors, and the caller's context ending, return
+// at once.
+func RedialRefused(dial DialFunc, window time.Duration) DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		giveUp := time.Now().Add(window)
+		pause := 50 * time.Millisecond
+		for {
+			conn, err := dial(ctx, network, addr)
+			if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().Add(pause).After(giveUp) {
+				return conn, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(pause):
+			}
+			pause *= 2
+		}
 	}
 }
