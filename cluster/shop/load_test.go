@@ -109,6 +109,12 @@ func TestAutoscalingUnderLocust(t *testing.T) {
 	if peak <= 1 {
 		t.Errorf("%s never had more than %d pod under %d users", checkoutSvc, peak, locustUsers)
 	}
+	if v, ok := sampler.exceeded(); !ok {
+		t.Errorf("the autoscaler never saw %s's concurrency pass its target (kpa.csv)", checkoutSvc)
+	} else {
+		t.Logf("REPORT %s: the autoscaler saw concurrency %.1f (stable) / %.1f (panic) against a target of %.1f per pod and wanted %.0f pods",
+			checkoutSvc, v.Stable, v.Panic, v.Target, v.Desired)
+	}
 
 	stats := locustTotals(t, filepath.Join(dir, "locust_stats.csv"))
 	t.Logf("REPORT locust: %s requests, %s failures, %s req/s; p50 %s ms, p95 %s ms, p99 %s ms",
@@ -188,8 +194,12 @@ type podSampler struct {
 
 	mu      sync.Mutex
 	history map[string][]int
+	// kpa is the autoscaler's view of checkoutSvc at each sample.
+	kpa []kpaView
 }
 
+// samplePods also writes the autoscaler's view of checkoutSvc into
+// kpa.csv beside path.
 func samplePods(t *testing.T, path string) *podSampler {
 	t.Helper()
 	var l ksvcList
@@ -205,12 +215,18 @@ func samplePods(t *testing.T, path string) *podSampler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := csv.NewWriter(f)
+	kf, err := os.Create(filepath.Join(filepath.Dir(path), "kpa.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, kw := csv.NewWriter(f), csv.NewWriter(kf)
 	_ = w.Write(append([]string{"unix"}, s.services...))
+	_ = kw.Write([]string{"unix", "service", "stable_concurrency", "panic_concurrency", "target_per_pod", "desired_pods", "pods"})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer f.Close()
+		defer kf.Close()
 		tick := time.NewTicker(podEvery)
 		defer tick.Stop()
 		for {
@@ -225,6 +241,14 @@ func samplePods(t *testing.T, path string) *podSampler {
 				s.mu.Unlock()
 				_ = w.Write(row)
 				w.Flush()
+				if views, err := autoscalerViews(context.Background()); err == nil {
+					v := views[checkoutSvc]
+					s.mu.Lock()
+					s.kpa = append(s.kpa, v)
+					s.mu.Unlock()
+					_ = kw.Write([]string{row[0], checkoutSvc, ff(v.Stable), ff(v.Panic), ff(v.Target), ff(v.Desired), strconv.Itoa(counts[checkoutSvc])})
+					kw.Flush()
+				}
 			}
 			select {
 			case <-s.done:
@@ -253,7 +277,23 @@ func (s *podSampler) count() (map[string]int, error) {
 	return counts, nil
 }
 
+func ff(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
 func (s *podSampler) stop() { close(s.done); s.wg.Wait() }
+
+// exceeded is the autoscaler's view at the first sample at which
+// checkoutSvc's observed concurrency passed what one pod takes at its
+// target, and whether there was one.
+func (s *podSampler) exceeded() (kpaView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.kpa {
+		if v.Exceeded(1) {
+			return v, true
+		}
+	}
+	return kpaView{}, false
+}
 
 func (s *podSampler) elapsed() time.Duration { return time.Since(s.begin) }
 

@@ -88,6 +88,8 @@ type Condition struct {
 	Status  string `json:"status"`
 	Reason  string `json:"reason"`
 	Message string `json:"message"`
+	// LastTransitionTime is when Status last changed (whole seconds).
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
 }
 
 // Object is the part of any object the checks read.
@@ -98,6 +100,8 @@ type Object struct {
 		Namespace string            `json:"namespace"`
 		UID       string            `json:"uid"`
 		Labels    map[string]string `json:"labels"`
+		// CreationTimestamp is when the API server stored it (whole seconds).
+		CreationTimestamp time.Time `json:"creationTimestamp"`
 		// DeletionTimestamp is set on an object being deleted.
 		DeletionTimestamp string `json:"deletionTimestamp"`
 	} `json:"metadata"`

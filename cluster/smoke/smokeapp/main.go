@@ -2,7 +2,9 @@
 // MODE=reply it answers every event with a reply event (Knative reply
 // semantics) that carries what it received; with MODE=record it keeps every
 // event it receives and lists them on GET /events. GET /env shows K_SINK,
-// which a SinkBinding injects.
+// which a SinkBinding injects. POST /probe makes a request from the pod on
+// the caller's behalf, so that a test outside the cluster can see what a
+// pod in that namespace may reach (the cluster tests' NetworkPolicy check).
 package main
 
 import (
@@ -44,6 +46,51 @@ func read(r *http.Request) (Event, error) {
 	return e, nil
 }
 
+// Probe is a request POST /probe makes from the pod.
+type Probe struct {
+	Method string            `json:"method"`
+	URL    string            `json:"url"`
+	Host   string            `json:"host,omitempty"`
+	Header map[string]string `json:"header,omitempty"`
+	Body   string            `json:"body,omitempty"`
+}
+
+// ProbeResult is its outcome: the answer's status, or what stopped the
+// request before an answer (a refused connection, a timeout).
+type ProbeResult struct {
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+var probeClient = &http.Client{Timeout: 5 * time.Second}
+
+func probe(w http.ResponseWriter, r *http.Request) {
+	var p Probe
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var res ProbeResult
+	req, err := http.NewRequestWithContext(r.Context(), p.Method, p.URL, strings.NewReader(p.Body))
+	if err == nil {
+		req.Host = p.Host
+		for k, v := range p.Header {
+			req.Header.Set(k, v)
+		}
+		var resp *http.Response
+		if resp, err = probeClient.Do(req); err == nil {
+			res.Status = resp.StatusCode
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+}
+
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	mode := os.Getenv("MODE")
@@ -60,6 +107,7 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(events)
 	})
+	mux.HandleFunc("POST /probe", probe)
 	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		e, err := read(r)
 		if err != nil || e.Attributes["id"] == "" {
