@@ -34,8 +34,8 @@ type sagaShop struct {
 	orderURL, stockURL, paymentURL string
 	broker                         *eventtest.Broker
 	sagaEvents                     *saga.Events
-	stockEvents                    *stock.Events
-	paymentEvents                  *payment.Events
+	stockEvents                    *stock.Handlers
+	paymentEvents                  *payment.Handlers
 	orderDB                        *pgxpool.Pool
 }
 
@@ -56,14 +56,14 @@ func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) 
 	go outcomes.Run(ctx)
 	sagaOpts := saga.Options{CheckoutTimeout: timeout, StallAfter: time.Millisecond, Deadline: time.Hour}
 	sagaEvents := saga.NewEvents(sagas, b, sagaOpts, log)
-	stockEvents := stock.NewEvents(stock.NewStore(stockDB), log)
-	paymentEvents := payment.NewEvents(payment.NewStore(paymentDB), log)
-	b.SubscribeAll(stockEvents.Operations())
-	b.SubscribeAll(paymentEvents.Operations())
+	stockEvents := stock.NewHandlers(stock.NewStore(stockDB), log)
+	paymentEvents := payment.NewHandlers(payment.NewStore(paymentDB), log)
+	b.SubscribeAll(stockEvents.EventOperations())
+	b.SubscribeAll(paymentEvents.EventOperations())
 	b.SubscribeAll(sagaEvents.Operations())
 
-	stockSrv := testserver.Serve(t, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
-	paymentSrv := testserver.Serve(t, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
+	stockSrv := testserver.Serve(t, stockEvents.Operations())
+	paymentSrv := testserver.Serve(t, paymentEvents.Operations())
 	client := api.NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
 	orderOps := order.NewHandlers(order.NewStore(orderDB),
@@ -326,10 +326,10 @@ func TestLostReplyRedrivenToPaid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.stockEvents.Reserve(ctx, req); err != nil {
+	if _, err := s.stockEvents.EventOperations()[operation.StockReserve](ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	debited, err := s.paymentEvents.Debit(ctx, req)
+	debited, err := s.paymentEvents.EventOperations()[operation.PaymentDebit](ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,19 +3,17 @@ package order
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/wdm-knative/webshop/internal/api"
 )
 
 // Remove serves DELETE /orders/remove/{order_id} (2023 form): the order and
 // its items are deleted; refused (400) once paid or while checking out.
-func (h *Handlers) Remove(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) Remove(p *api.Path) api.Run[map[string]bool] {
 	id := p.ID("order_id")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]bool, error) {
+	return func(ctx context.Context) (map[string]bool, error) {
 		return map[string]bool{"done": true}, h.store.Remove(ctx, id)
-	})
+	}
 }
 
 // Remove deletes an open order and its lines in one statement. The DELETE
