@@ -12,10 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/local/testenv"
 )
-
-func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestStatus(t *testing.T) {
 	errOutOfStock := NewError(ErrRejected, "insufficient stock")

@@ -10,13 +10,37 @@ import (
 	"unicode/utf8"
 )
 
+// parseCase is one input of a parser's table: what it must give, or that
+// it must refuse it.
+type parseCase[T comparable] struct {
+	name    string
+	in      string
+	want    T
+	wantErr bool
+}
+
+// checkParse runs parse on every case: a refusal must be ErrBadRequest, and
+// an accepted input must give the case's want.
+func checkParse[T comparable](t *testing.T, parse func(name, s string) (T, error), cases []parseCase[T]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse("amount", tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, ErrBadRequest) {
+					t.Fatalf("parse(%q) = %v, %v; want ErrBadRequest", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("parse(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseAmount(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    int64
-		wantErr bool
-	}{
+	checkParse(t, ParseAmount, []parseCase[int64]{
 		{name: "zero", in: "0", want: 0},
 		{name: "plain", in: "42", want: 42},
 		{name: "leading zeros", in: "007", want: 7},
@@ -34,55 +58,25 @@ func TestParseAmount(t *testing.T) {
 		{name: "exponent", in: "1e3", wantErr: true},
 		{name: "underscore", in: "1_000", wantErr: true},
 		{name: "unicode digit", in: "٣", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseAmount("amount", tt.in)
-			if tt.wantErr {
-				if !errors.Is(err, ErrBadRequest) {
-					t.Fatalf("ParseAmount(%q) = %d, %v; want ErrBadRequest", tt.in, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("ParseAmount(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestParsePositive(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		wantErr bool
-	}{
-		{name: "one", in: "1"},
+	checkParse(t, ParsePositive, []parseCase[int64]{
+		{name: "one", in: "1", want: 1},
 		{name: "zero", in: "0", wantErr: true},
 		{name: "zeros", in: "000", wantErr: true},
 		{name: "negative", in: "-3", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParsePositive("amount", tt.in)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("ParsePositive(%q) err = %v, wantErr %v", tt.in, err, tt.wantErr)
-			}
-		})
-	}
+	})
 }
 
 func TestParseID(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		wantErr bool
-	}{
-		{name: "digits", in: "0"},
-		{name: "uuid", in: "6f1c2b1e-3d7a-4c55-9a44-1f0e2d3c4b5a"},
-		{name: "unicode", in: "café-ü"},
-		{name: "slash (escaped in the path)", in: "a/b"},
-		{name: "exactly 128 bytes", in: strings.Repeat("a", 128)},
+	checkParse(t, ParseID, []parseCase[string]{
+		{name: "digits", in: "0", want: "0"},
+		{name: "uuid", in: "6f1c2b1e-3d7a-4c55-9a44-1f0e2d3c4b5a", want: "6f1c2b1e-3d7a-4c55-9a44-1f0e2d3c4b5a"},
+		{name: "unicode", in: "café-ü", want: "café-ü"},
+		{name: "slash (escaped in the path)", in: "a/b", want: "a/b"},
+		{name: "exactly 128 bytes", in: strings.Repeat("a", 128), want: strings.Repeat("a", 128)},
 		{name: "129 bytes", in: strings.Repeat("a", 129), wantErr: true},
 		{name: "128 bytes of 2-byte runes plus one", in: strings.Repeat("é", 64) + "a", wantErr: true},
 		{name: "empty", in: "", wantErr: true},
@@ -92,21 +86,7 @@ func TestParseID(t *testing.T) {
 		{name: "DEL", in: "a\x7f", wantErr: true},
 		{name: "C1 control", in: "a\u0085", wantErr: true},
 		{name: "invalid UTF-8", in: "a\xffb", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseID("item_id", tt.in)
-			if tt.wantErr {
-				if !errors.Is(err, ErrBadRequest) {
-					t.Fatalf("ParseID(%q) = %q, %v; want ErrBadRequest", tt.in, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.in {
-				t.Fatalf("ParseID(%q) = %q, %v", tt.in, got, err)
-			}
-		})
-	}
+	})
 }
 
 // FuzzParseAmount checks that whatever ParseAmount accepts is plain digits
