@@ -1,6 +1,7 @@
 package pgtx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -44,4 +45,18 @@ func Conditional[T any](row pgx.Row, notFound, refused error, format string, arg
 	}
 	var zero T
 	return zero, fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// Collect runs a query and reads every row it returns with scan (e.g.
+// pgx.RowToStructByPos); an error of either is worded as "<what>: <cause>".
+func Collect[T any](ctx context.Context, db Executor, scan pgx.RowToFunc[T], what, sql string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
