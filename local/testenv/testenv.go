@@ -57,30 +57,34 @@ func NewDatabase(t testing.TB) string {
 // must name their exchanges and queues uniquely.
 func AMQPURL(t testing.TB) string {
 	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	if amqpURL == "" {
-		amqpURL = os.Getenv("WDM_TEST_AMQP_URL")
-	}
-	if amqpURL == "" {
+	return shared(t, &amqpURL, "WDM_TEST_AMQP_URL", func() string {
 		r, _ := OwnRabbitMQ(t, false)
-		amqpURL = r.URL()
-	}
-	return amqpURL
+		return r.URL()
+	})
 }
 
 func postgresAddr(t testing.TB) string {
 	t.Helper()
+	return shared(t, &pgAddr, "WDM_TEST_PG_ADDR", func() string {
+		p, _ := OwnPostgres(t, false)
+		return fmt.Sprintf("127.0.0.1:%d", p.Port)
+	})
+}
+
+// shared is the address in *addr: the first caller sets it from the
+// environment variable env (the server make test started), or else from the
+// server start starts for this test binary.
+func shared(t testing.TB, addr *string, env string, start func() string) string {
+	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if pgAddr == "" {
-		pgAddr = os.Getenv("WDM_TEST_PG_ADDR")
+	if *addr == "" {
+		*addr = os.Getenv(env)
 	}
-	if pgAddr == "" {
-		p, _ := OwnPostgres(t, false)
-		pgAddr = fmt.Sprintf("127.0.0.1:%d", p.Port)
+	if *addr == "" {
+		*addr = start()
 	}
-	return pgAddr
+	return *addr
 }
 
 // OwnPostgres starts a private PostgreSQL server that only this caller uses,

@@ -1,6 +1,6 @@
 // Package testserver serves a domain's HTTP operations for a test, routed as
-// the gateway and the function route them. (It sits apart from testenv,
-// whose users include internal/api's own tests.)
+// the gateway and the function route them. (It sits apart from testenv: it
+// builds on shopdb, which builds on testenv.)
 package testserver
 
 import (
