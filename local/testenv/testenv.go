@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -92,56 +93,54 @@ func shared(t testing.TB, addr *string, env string, start func() string) string 
 // otherwise when Main returns.
 func OwnPostgres(t testing.TB, perTest bool) (*servers.Postgres, *servers.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	port, err := servers.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "wdm-test-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(dir, 0o755)
-	p, err := servers.NewPostgres(ctx, filepath.Join(dir, "pg"), port)
-	if err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	s, err := servers.StartServer(ctx, p.Command, p.WaitReady)
-	if err != nil {
-		t.Fatalf("start postgres: %v", err)
-	}
-	track(t, s, perTest)
-	return p, s
+	return own(t, perTest, "postgres", func(ctx context.Context, dir string, port func() int) (*servers.Postgres, error) {
+		_ = os.Chmod(dir, 0o755)
+		return servers.NewPostgres(ctx, filepath.Join(dir, "pg"), port())
+	})
 }
 
 // OwnRabbitMQ starts a private RabbitMQ node that only this caller uses.
 func OwnRabbitMQ(t testing.TB, perTest bool) (*servers.RabbitMQ, *servers.Server) {
 	t.Helper()
+	return own(t, perTest, "rabbitmq", func(_ context.Context, dir string, port func() int) (*servers.RabbitMQ, error) {
+		return servers.NewRabbitMQ(dir, port(), port())
+	})
+}
+
+// server is what own starts: a command and how to tell it is ready.
+type server interface {
+	Command() (*exec.Cmd, error)
+	WaitReady(ctx context.Context) error
+}
+
+// own starts the server that configure sets up in a new temporary folder
+// (port draws a free port) and tracks it as OwnPostgres says.
+func own[S server](t testing.TB, perTest bool, what string,
+	configure func(ctx context.Context, dir string, port func() int) (S, error)) (S, *servers.Server) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	port, err := servers.FreePort()
+	dir, err := os.MkdirTemp("", "wdm-test-"+what+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dist, err := servers.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	port := func() int {
+		p, err := servers.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	dir, err := os.MkdirTemp("", "wdm-test-rmq-")
+	srv, err := configure(ctx, dir, port)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	r, err := servers.NewRabbitMQ(dir, port, dist)
+	s, err := servers.StartServer(ctx, srv.Command, srv.WaitReady)
 	if err != nil {
-		t.Fatalf("rabbitmq: %v", err)
-	}
-	s, err := servers.StartServer(ctx, r.Command, r.WaitReady)
-	if err != nil {
-		t.Fatalf("start rabbitmq: %v", err)
+		t.Fatalf("start %s: %v", what, err)
 	}
 	track(t, s, perTest)
-	return r, s
+	return srv, s
 }
 
 func track(t testing.TB, s *servers.Server, perTest bool) {
