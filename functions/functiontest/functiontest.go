@@ -1,6 +1,6 @@
 // Package functiontest holds what the domains' HTTP tests share: a table of
-// requests checked in order, bursts of concurrent requests or deliveries, and
-// reads of a test database.
+// requests checked in order, a timed batch_init, bursts of concurrent
+// requests or deliveries, and reads of a test database.
 package functiontest
 
 import (
@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -48,6 +49,18 @@ func RunSteps[S any](t *testing.T, base string, steps []Step[S], after func(t *t
 			}
 			after(t, st.Want)
 		})
+	}
+}
+
+// BatchInit posts a batch_init url, which must answer 200 with a "msg",
+// and logs how long it took (not asserted: shared CI machines vary).
+func BatchInit(t *testing.T, url string) {
+	t.Helper()
+	start := time.Now()
+	code, body := testenv.CallJSON(t, "POST", url)
+	t.Logf("POST %s took %v", url, time.Since(start))
+	if code != 200 || body["msg"] == nil {
+		t.Fatalf("batch_init = %d %v", code, body)
 	}
 }
 
