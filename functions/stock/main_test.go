@@ -2,13 +2,8 @@ package stock_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/local/testenv"
 	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
@@ -20,9 +15,7 @@ type stockServer struct{ *testserver.Domain }
 
 func newStockServer(t *testing.T) stockServer {
 	t.Helper()
-	return stockServer{testserver.ServeDomain(t, "stock", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
-		return stock.NewHandlers(stock.NewStore(db), log).Operations()
-	})}
+	return stockServer{testserver.Stock(t)}
 }
 
 // call sends a request and decodes its JSON answer.
