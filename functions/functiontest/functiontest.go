@@ -1,10 +1,11 @@
 // Package functiontest holds what the domains' HTTP tests share: a table of
-// requests checked in order, a timed batch_init, bursts of concurrent
-// requests or deliveries, and reads of a test database.
+// requests checked in order, bursts of requests sent at once, a timed
+// batch_init, bursts of concurrent deliveries, and reads of a test database.
 package functiontest
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -48,6 +49,33 @@ func RunSteps[S any](t *testing.T, base string, steps []Step[S], after func(t *t
 				}
 			}
 			after(t, st.Want)
+		})
+	}
+}
+
+// Burst is one step of a concurrency test: N requests sent at once
+// (Path(i) the i-th), how many of them must get each status, and Want,
+// what they must leave behind (checked by RunBursts' caller).
+type Burst[S any] struct {
+	Name     string
+	N        int
+	Method   string
+	Path     func(i int) string
+	Statuses map[int]int // status → how many requests get it; no other status
+	Want     S
+}
+
+// RunBursts sends each burst's requests to base, in order, each burst as a
+// subtest: the statuses must be as counted; then after checks Want.
+func RunBursts[S any](t *testing.T, base string, bursts []Burst[S], after func(t *testing.T, want S)) {
+	t.Helper()
+	for _, b := range bursts {
+		t.Run(b.Name, func(t *testing.T) {
+			got := Race(t, b.N, b.Method, func(i int) string { return base + b.Path(i) })
+			if !maps.Equal(got, b.Statuses) {
+				t.Fatalf("%d x %s = statuses %v, want %v", b.N, b.Method, got, b.Statuses)
+			}
+			after(t, b.Want)
 		})
 	}
 }

@@ -100,13 +100,14 @@ func TestSubtractConcurrently(t *testing.T) {
 	s := newStockServer(t)
 	id := s.createItem(t, "1", "100")
 	const workers, amount = 50, 3
-	statuses := functiontest.Race(t, workers, "POST", func(int) string { return s.URL + "/stock/subtract/" + id + "/3" })
-	if statuses[200] != 100/amount || statuses[400] != workers-100/amount || len(statuses) != 2 {
-		t.Fatalf("statuses %v, want %d x 200 and %d x 400", statuses, 100/amount, workers-100/amount)
-	}
-	if stock, _ := s.item(t, id); stock != 100%amount {
-		t.Fatalf("stock = %d, want %d", stock, 100%amount)
-	}
+	bursts := []functiontest.Burst[int64]{{Name: "subtract 3, 50 times", N: workers, Method: "POST",
+		Path:     func(int) string { return "/stock/subtract/" + id + "/3" },
+		Statuses: map[int]int{200: 100 / amount, 400: workers - 100/amount}, Want: 100 % amount}}
+	functiontest.RunBursts(t, s.URL, bursts, func(t *testing.T, want int64) {
+		if stock, _ := s.item(t, id); stock != want {
+			t.Fatalf("stock = %d, want %d", stock, want)
+		}
+	})
 }
 
 func TestBatchInit(t *testing.T) {
