@@ -30,6 +30,16 @@ func (s stockServer) item(t testing.TB, id string) (stock, price int64) {
 	return stock, price
 }
 
+// stockIs checks, after each step of a table test, that the item's stock is
+// what the step wants.
+func (s stockServer) stockIs(id string) func(t *testing.T, want int64) {
+	return func(t *testing.T, want int64) {
+		if got, _ := s.item(t, id); got != want {
+			t.Fatalf("stock = %d, want %d", got, want)
+		}
+	}
+}
+
 func (s stockServer) createItem(t testing.TB, price string, stock string) string {
 	t.Helper()
 	code, body := call(t, "POST", s.URL+"/stock/item/create/"+price)

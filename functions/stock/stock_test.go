@@ -29,11 +29,7 @@ func TestStockOperations(t *testing.T) {
 		{Name: "add to unknown", Method: "POST", Path: "/stock/add/nope/1", Status: 404, Want: 0},
 		{Name: "subtract from unknown", Method: "POST", Path: "/stock/subtract/nope/1", Status: 404, Want: 0},
 	}
-	functiontest.RunSteps(t, s.URL, steps, func(t *testing.T, want int64) {
-		if got, _ := s.item(t, id); got != want {
-			t.Fatalf("stock = %d, want %d", got, want)
-		}
-	})
+	functiontest.RunSteps(t, s.URL, steps, s.stockIs(id))
 }
 
 func TestCreateGivesDistinctIDs(t *testing.T) {
@@ -103,11 +99,7 @@ func TestSubtractConcurrently(t *testing.T) {
 	bursts := []functiontest.Burst[int64]{{Name: "subtract 3, 50 times", N: workers, Method: "POST",
 		Path:     func(int) string { return "/stock/subtract/" + id + "/3" },
 		Statuses: map[int]int{200: 100 / amount, 400: workers - 100/amount}, Want: 100 % amount}}
-	functiontest.RunBursts(t, s.URL, bursts, func(t *testing.T, want int64) {
-		if stock, _ := s.item(t, id); stock != want {
-			t.Fatalf("stock = %d, want %d", stock, want)
-		}
-	})
+	functiontest.RunBursts(t, s.URL, bursts, s.stockIs(id))
 }
 
 func TestBatchInit(t *testing.T) {
