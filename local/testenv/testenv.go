@@ -1,6 +1,9 @@
 // Package testenv gives tests real PostgreSQL and RabbitMQ servers: the ones
 // `make test` started (named by WDM_TEST_PG_ADDR and WDM_TEST_AMQP_URL), or
-// private instances this test binary starts on first use and Main stops.
+// private instances this test binary starts on first use and Main stops. It
+// also holds the small helpers tests of many packages share: a call of the
+// API (Call), a RabbitMQ channel, a generated file kept in step, and a
+// parser's table test.
 package testenv
 
 import (
