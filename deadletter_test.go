@@ -3,7 +3,6 @@ package function
 import (
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,18 +39,9 @@ func TestOperationGauges(t *testing.T) {
 		t.Errorf("one saga running for a minute: %s = %v, want 1", stuck, got[stuck])
 	}
 
-	req, _ := http.NewRequest("POST", deadSrv.URL+"/events/dead-letter?trigger=payment-debit-checkout-requested", strings.NewReader(`{}`))
-	for k, v := range map[string]string{"Ce-Id": "e1", "Ce-Source": "/test", "Ce-Specversion": "1.0",
-		"Ce-Type": "shop.checkout.requested", "Ce-Knativeerrorcode": "500", "Content-Type": "application/json"} {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("dead letter: status %d, want 204", resp.StatusCode)
+	if code := postEvent(t, deadSrv.URL+"/events/dead-letter?trigger=payment-debit-checkout-requested", "e1",
+		"shop.checkout.requested", `{}`, map[string]string{"Ce-Knativeerrorcode": "500"}); code != http.StatusNoContent {
+		t.Fatalf("dead letter: status %d, want 204", code)
 	}
 	var trigger string
 	if err := conn.QueryRow(context.Background(), `SELECT trigger FROM dead_letters WHERE event_id = 'e1'`).Scan(&trigger); err != nil ||

@@ -25,11 +25,8 @@ import (
 // port Knative sends requests to and Prometheus scrapes.
 func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	handlers := map[string]http.Handler{}
-	if p := w.pool(operation.Stock); p != nil {
-		maps.Copy(handlers, stock.NewHandlers(stock.NewStore(p), w.log).Operations())
-	}
-	if p := w.pool(operation.Payment); p != nil {
-		maps.Copy(handlers, payment.NewHandlers(payment.NewStore(p), w.log).Operations())
+	for _, d := range w.participants() {
+		maps.Copy(handlers, d.Operations())
 	}
 	if p := w.pool(operation.Order); p != nil {
 		var (
@@ -57,6 +54,26 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 	}
 	rt.Handle("GET /metrics", metrics.Handler(w.registry))
 	return rt, nil
+}
+
+// participant is the handlers of a domain that takes part in the saga (stock,
+// payment): HTTP operations, and the saga's steps as event operations.
+type participant interface {
+	Operations() map[string]http.Handler
+	EventOperations() map[string]eventhttp.Handler
+}
+
+// participants are the handlers of stock and payment, each where this
+// process has its database; route and eventHandlers take their operations.
+func (w *wiring) participants() []participant {
+	var out []participant
+	if p := w.pool(operation.Stock); p != nil {
+		out = append(out, stock.NewHandlers(stock.NewStore(p), w.log))
+	}
+	if p := w.pool(operation.Payment); p != nil {
+		out = append(out, payment.NewHandlers(payment.NewStore(p), w.log))
+	}
+	return out
 }
 
 // knownUsersLimit bounds the users order-create remembers (about 100 bytes
@@ -99,11 +116,8 @@ func mountEvents(rt *api.Router, ops []operation.Operation, handlers map[string]
 // mode, reply in the response, 5xx to retry, 400 to refuse for good).
 func eventHandlers(ctx context.Context, w *wiring) map[string]http.Handler {
 	handlers := map[string]eventhttp.Handler{}
-	if p := w.pool(operation.Stock); p != nil {
-		maps.Copy(handlers, stock.NewEvents(stock.NewStore(p), w.log).Operations())
-	}
-	if p := w.pool(operation.Payment); p != nil {
-		maps.Copy(handlers, payment.NewEvents(payment.NewStore(p), w.log).Operations())
+	for _, d := range w.participants() {
+		maps.Copy(handlers, d.EventOperations())
 	}
 	if p := w.pool(operation.Saga); p != nil {
 		opts := w.cfg.sagaOptions()

@@ -41,20 +41,12 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		}
 	}
 
-	mustOK := func(method, url string) map[string]any {
-		t.Helper()
-		code, body := call(t, method, url)
-		if code != 200 {
-			t.Fatalf("%s %s = %d %v", method, url, code, body)
-		}
-		return body
-	}
-	item := mustOK("POST", stockSrv.URL+"/stock/item/create/2")["item_id"].(string)
-	mustOK("POST", stockSrv.URL+"/stock/add/"+item+"/3")
-	rich := mustOK("POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
-	mustOK("POST", paySrv.URL+"/payment/add_funds/"+rich+"/10")
-	poor := mustOK("POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
-	mustOK("POST", paySrv.URL+"/payment/add_funds/"+poor+"/1")
+	item := testenv.MustJSON(t, "POST", stockSrv.URL+"/stock/item/create/2")["item_id"].(string)
+	testenv.MustJSON(t, "POST", stockSrv.URL+"/stock/add/"+item+"/3")
+	rich := testenv.MustJSON(t, "POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
+	testenv.MustJSON(t, "POST", paySrv.URL+"/payment/add_funds/"+rich+"/10")
+	poor := testenv.MustJSON(t, "POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
+	testenv.MustJSON(t, "POST", paySrv.URL+"/payment/add_funds/"+poor+"/1")
 
 	cases := []struct {
 		name       string
@@ -68,15 +60,15 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			o := mustOK("POST", orderSrv.URL+"/orders/create/"+c.user)["order_id"].(string)
-			mustOK("POST", orderSrv.URL+"/orders/addItem/"+o+"/"+item+"/2")
+			o := testenv.MustJSON(t, "POST", orderSrv.URL+"/orders/create/"+c.user)["order_id"].(string)
+			testenv.MustJSON(t, "POST", orderSrv.URL+"/orders/addItem/"+o+"/"+item+"/2")
 			if code, body := call(t, "POST", orderSrv.URL+"/orders/checkout/"+o); code != c.want {
 				t.Fatalf("checkout = %d %v, want %d", code, body, c.want)
 			}
-			if got := mustOK("GET", stockSrv.URL+"/stock/find/"+item)["stock"]; got != c.wantStock {
+			if got := testenv.MustJSON(t, "GET", stockSrv.URL+"/stock/find/"+item)["stock"]; got != c.wantStock {
 				t.Errorf("stock %v, want %v", got, c.wantStock)
 			}
-			if got := mustOK("GET", paySrv.URL+"/payment/find_user/"+c.user)["credit"]; got != c.wantCredit {
+			if got := testenv.MustJSON(t, "GET", paySrv.URL+"/payment/find_user/"+c.user)["credit"]; got != c.wantCredit {
 				t.Errorf("credit %v, want %v", got, c.wantCredit)
 			}
 		})
@@ -91,30 +83,14 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Errorf("sweep answered %d", resp.StatusCode)
+		if code := status(t, req); code != http.StatusNoContent {
+			t.Errorf("sweep answered %d", code)
 		}
 	})
 
 	t.Run("a malformed event is refused for good", func(t *testing.T) {
-		req, _ := http.NewRequest("POST", orderSrv.URL+"/events/saga-step", strings.NewReader(`{}`))
-		req.Header.Set("Ce-Id", "x")
-		req.Header.Set("Ce-Source", "/test")
-		req.Header.Set("Ce-Specversion", "1.0")
-		req.Header.Set("Ce-Type", schemas.TypeStockReserved)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("answered %d, want 400 (dead-letter, no retry)", resp.StatusCode)
+		if code := postEvent(t, orderSrv.URL+"/events/saga-step", "x", schemas.TypeStockReserved, `{}`, nil); code != http.StatusBadRequest {
+			t.Errorf("answered %d, want 400 (dead-letter, no retry)", code)
 		}
 	})
 

@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/wdm-knative/webshop/internal/backoff"
 	"github.com/wdm-knative/webshop/internal/metrics"
 )
 
@@ -73,7 +74,7 @@ func (s *sinkDispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		}
 		wait := min(100*time.Millisecond<<min(n, 10), maxSinkBackoff)
 		log.Warn("dead-letter sink unavailable; trying again", "status", a.status, "err", a.err, "retry_in", wait.String())
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return // shutting down or channel gone: RabbitMQ redelivers it
 		}
 	}

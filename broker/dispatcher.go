@@ -12,6 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/wdm-knative/webshop/internal/backoff"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/metrics"
 )
@@ -65,22 +66,11 @@ type consumer struct {
 // run consumes until ctx ends. On return every delivery it started has
 // been finished.
 func (c *consumer) run(ctx context.Context) {
-	delay := minReconnectDelay
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := c.consume(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > stableAfter {
-			delay = minReconnectDelay
-		}
-		// After a RabbitMQ restart a quorum queue may refuse consumers until
-		// its Raft group has a leader: keep trying, quietly at first.
-		c.log.Warn("consumer stopped", "queue", c.queue, "err", err, "retry_in", delay.String())
-		sleep(ctx, delay)
-		delay = min(delay*2, maxReconnectDelay)
-	}
+	// After a RabbitMQ restart a quorum queue may refuse consumers until its
+	// Raft group has a leader: keep trying.
+	backoff.Repeat(ctx, stableAfter, c.consume, func(err error, pause time.Duration) {
+		c.log.Warn("consumer stopped", "queue", c.queue, "err", err, "retry_in", pause.String())
+	})
 }
 
 // consume runs one subscription on a fresh channel.
@@ -199,7 +189,7 @@ func (d *dispatcher) handle(ctx context.Context, dl *amqp.Delivery) {
 		if log.Enabled(ctx, slog.LevelDebug) {
 			withEvent().Debug("delivery failed, retrying", "status", a.status, "err", a.err, "retry", n+1)
 		}
-		if !sleep(ctx, p.Backoff(n+1)) {
+		if !backoff.Sleep(ctx, p.Backoff(n+1)) {
 			return // shutting down or channel gone: RabbitMQ redelivers it
 		}
 		d.trigger.Retried()
@@ -290,7 +280,7 @@ func (d *dispatcher) publish(ctx context.Context, exchange string, msg amqp.Publ
 
 // requeue returns a message to its queue after a pause.
 func (d *dispatcher) requeue(ctx context.Context, dl *amqp.Delivery, log *slog.Logger) {
-	sleep(ctx, requeueDelay)
+	backoff.Sleep(ctx, requeueDelay)
 	d.settle(func(bool) error { return dl.Nack(false, true) }, log)
 }
 

@@ -24,6 +24,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // testBroker is a Broker running against a real RabbitMQ with its ingress
@@ -330,15 +331,7 @@ func deadLetter(t testing.TB, amqpURL, broker, what string) (*event.Event, strin
 // waiting up to timeout for them.
 func deadLetters(t testing.TB, amqpURL, broker string, n int, timeout time.Duration) []amqp.Delivery {
 	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.AMQPChannel(t, amqpURL)
 	var out []amqp.Delivery
 	deadline := time.Now().Add(timeout)
 	for len(out) < n && time.Now().Before(deadline) {

@@ -9,15 +9,12 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/wdm-knative/webshop/internal/backoff"
 )
 
-// Reconnection backoff: quick enough that a restarted RabbitMQ (ready in
-// about 7 s here) is picked up within a second, slow enough not to spin.
-const (
-	minReconnectDelay = 100 * time.Millisecond
-	maxReconnectDelay = 2 * time.Second
-	dialTimeout       = 5 * time.Second
-)
+// dialTimeout bounds one dial of RabbitMQ.
+const dialTimeout = 5 * time.Second
 
 // link keeps one AMQP connection open: it dials again with backoff after the
 // connection breaks and runs setup (the topology declaration) on every new
@@ -43,16 +40,16 @@ func newLink(url, name string, setup func(*amqp.Connection) error, log *slog.Log
 
 // run owns the connection until ctx ends, then closes it.
 func (l *link) run(ctx context.Context) {
-	delay := minReconnectDelay
+	delay := backoff.Min
 	for ctx.Err() == nil {
 		conn, err := l.open()
 		if err != nil {
 			l.log.Warn("rabbitmq unavailable", "err", err, "retry_in", delay.String())
-			sleep(ctx, delay)
-			delay = min(delay*2, maxReconnectDelay)
+			backoff.Sleep(ctx, delay)
+			delay = min(delay*2, backoff.Max)
 			continue
 		}
-		delay = minReconnectDelay
+		delay = backoff.Min
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		l.watchBlocked(conn)
 		l.set(conn)
@@ -148,16 +145,4 @@ func (l *link) connected() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.conn != nil && !l.conn.IsClosed()
-}
-
-// sleep waits d or until ctx ends, whichever comes first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wdm-knative/webshop/functions/deadletter"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // update rewrites knative/base/triggers.yaml from the operation table:
@@ -146,15 +147,7 @@ func renderTriggers(t *testing.T) []byte {
 // operation table: same Triggers, same routing, same delivery settings.
 func TestTriggerManifest(t *testing.T) {
 	want := renderTriggers(t)
-	if *update {
-		if err := os.WriteFile(triggersFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(triggersFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testenv.Generated(t, triggersFile, want, *update)
 	gotTriggers, err := ParseTriggers(got)
 	if err != nil {
 		t.Fatalf("%s: %v", triggersFile, err)

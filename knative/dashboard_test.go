@@ -1,11 +1,11 @@
 package knative
 
 import (
-	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // metrics are the Prometheus series the functions and the broker export.
@@ -40,15 +40,7 @@ type grafanaDashboard struct {
 
 func readDashboard(t *testing.T, path string) grafanaDashboard {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dash grafanaDashboard
-	if err := json.Unmarshal(data, &dash); err != nil {
-		t.Fatalf("%s is not JSON: %v", path, err)
-	}
-	return dash
+	return readFile[grafanaDashboard](t, path, yaml.Unmarshal)
 }
 
 // TestGrafanaDashboardQueriesKnownMetrics: a panel over a misspelt series is

@@ -77,17 +77,10 @@ func (f funcYAML) label(key string) string {
 	return ""
 }
 
+// readFuncYAML reads func.yaml, which must fit func's schema.
 func readFuncYAML(t *testing.T) funcYAML {
 	t.Helper()
-	data, err := os.ReadFile("../func.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f funcYAML
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		t.Fatalf("func.yaml does not fit func's schema: %v", err)
-	}
-	return f
+	return readFile[funcYAML](t, "../func.yaml", yaml.UnmarshalStrict)
 }
 
 type funcEnv struct {

@@ -87,15 +87,22 @@ type kustomization struct {
 
 func readKustomization(t *testing.T, dir string) kustomization {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	return readFile[kustomization](t, filepath.Join(dir, "kustomization.yaml"), yaml.Unmarshal)
+}
+
+// readFile decodes the YAML (or JSON) file at path with decode:
+// yaml.Unmarshal, or yaml.UnmarshalStrict to refuse fields T does not have.
+func readFile[T any](t *testing.T, path string, decode func([]byte, any, ...yaml.JSONOpt) error) T {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var k kustomization
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
+	var v T
+	if err := decode(data, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	return k
+	return v
 }
 
 // baseManifests reads every file base/kustomization.yaml lists.

@@ -17,11 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
-	"github.com/wdm-knative/webshop/functions/order"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/local/eventtest"
 	"github.com/wdm-knative/webshop/local/testenv"
@@ -34,57 +31,36 @@ type sagaShop struct {
 	orderURL, stockURL, paymentURL string
 	broker                         *eventtest.Broker
 	sagaEvents                     *saga.Events
-	stockEvents                    *stock.Events
-	paymentEvents                  *payment.Events
+	stockEvents                    *stock.Handlers
+	paymentEvents                  *payment.Handlers
 	orderDB                        *pgxpool.Pool
 }
 
 func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) *sagaShop {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-
-	stockDB, paymentDB := migrated(t, "stock"), migrated(t, "payment")
-	orderDSN := testenv.NewDatabase(t)
-	orderDB := migratedDSN(t, orderDSN, "order")
-	// Created after the pools, so its cleanup (waiting for deliveries in
-	// flight) runs before they close.
-	b := eventtest.New(t, append([]eventtest.Option{eventtest.Async()}, opts...)...)
-	sagas := saga.NewStore(orderDB)
-	outcomes := saga.NewOutcomes(orderDSN, sagas, log)
-	go outcomes.Run(ctx)
-	sagaOpts := saga.Options{CheckoutTimeout: timeout, StallAfter: time.Millisecond, Deadline: time.Hour}
-	sagaEvents := saga.NewEvents(sagas, b, sagaOpts, log)
-	stockEvents := stock.NewEvents(stock.NewStore(stockDB), log)
-	paymentEvents := payment.NewEvents(payment.NewStore(paymentDB), log)
-	b.SubscribeAll(stockEvents.Operations())
-	b.SubscribeAll(paymentEvents.Operations())
-	b.SubscribeAll(sagaEvents.Operations())
-
-	stockSrv := testserver.Serve(t, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
-	paymentSrv := testserver.Serve(t, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
-	client := api.NewHTTPClient()
-	t.Cleanup(client.CloseIdleConnections)
-	orderOps := order.NewHandlers(order.NewStore(orderDB),
-		order.NewStockClient(stockSrv.URL, client), order.NewPaymentClient(paymentSrv.URL, client), log).Operations()
-	orderOps[operation.OrderCheckout] = saga.NewCheckout(sagas, outcomes, b, sagaOpts, log)
-	orderSrv := testserver.Serve(t, orderOps)
-	return &sagaShop{orderURL: orderSrv.URL, stockURL: stockSrv.URL, paymentURL: paymentSrv.URL,
-		broker: b, sagaEvents: sagaEvents, stockEvents: stockEvents, paymentEvents: paymentEvents, orderDB: orderDB}
-}
-
-func migratedDSN(t *testing.T, dsn, database string) *pgxpool.Pool {
-	t.Helper()
-	if err := dbmigrations.Apply(context.Background(), dsn, database); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	stockSrv, paymentSrv := testserver.Stock(t), testserver.Payment(t)
+	s := &sagaShop{stockURL: stockSrv.URL, paymentURL: paymentSrv.URL}
+	orderSrv := testserver.Order(t, stockSrv, paymentSrv, func(orderDB *pgxpool.Pool, log *slog.Logger, ops map[string]http.Handler) {
+		// Created after the pools, so its cleanup (waiting for deliveries
+		// in flight) runs before they close.
+		s.broker = eventtest.New(t, append([]eventtest.Option{eventtest.Async()}, opts...)...)
+		s.orderDB = orderDB
+		sagas := saga.NewStore(orderDB)
+		outcomes := saga.NewOutcomes(orderDB.Config().ConnString(), sagas, log)
+		go outcomes.Run(ctx)
+		sagaOpts := saga.Options{CheckoutTimeout: timeout, StallAfter: time.Millisecond, Deadline: time.Hour}
+		s.sagaEvents = saga.NewEvents(sagas, s.broker, sagaOpts, log)
+		s.stockEvents = stock.NewHandlers(stock.NewStore(stockSrv.DB), log)
+		s.paymentEvents = payment.NewHandlers(payment.NewStore(paymentSrv.DB), log)
+		s.broker.SubscribeAll(s.stockEvents.EventOperations())
+		s.broker.SubscribeAll(s.paymentEvents.EventOperations())
+		s.broker.SubscribeAll(s.sagaEvents.Operations())
+		ops[operation.OrderCheckout] = saga.NewCheckout(sagas, outcomes, s.broker, sagaOpts, log)
+	})
+	s.orderURL = orderSrv.URL
+	return s
 }
 
 // call sends a request and decodes its JSON answer.
@@ -326,10 +302,10 @@ func TestLostReplyRedrivenToPaid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.stockEvents.Reserve(ctx, req); err != nil {
+	if _, err := s.stockEvents.EventOperations()[operation.StockReserve](ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	debited, err := s.paymentEvents.Debit(ctx, req)
+	debited, err := s.paymentEvents.EventOperations()[operation.PaymentDebit](ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wdm-knative/webshop/internal/backoff"
 )
 
 // Tuning of the listener. Every waiter also polls its saga now and then, as
@@ -21,8 +23,6 @@ import (
 const (
 	healthEvery   = 10 * time.Second // ping the idle LISTEN connection this often
 	waiterRecheck = 5 * time.Second
-	backoffMin    = 100 * time.Millisecond
-	backoffMax    = 2 * time.Second
 )
 
 // Outcomes wakes checkouts waiting for sagas to end. One per process: it
@@ -145,24 +145,9 @@ func (o *Outcomes) waiting() []string {
 
 // Run listens until ctx ends, reconnecting with backoff.
 func (o *Outcomes) Run(ctx context.Context) {
-	backoff := backoffMin
-	for ctx.Err() == nil {
-		start := time.Now()
-		err := o.listen(ctx)
-		if ctx.Err() != nil {
-			return
-		}
+	backoff.Repeat(ctx, time.Minute, o.listen, func(err error, _ time.Duration) {
 		o.log.Warn("saga outcome listener lost its connection", "err", err)
-		if time.Since(start) > time.Minute {
-			backoff = backoffMin
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, backoffMax)
-	}
+	})
 }
 
 func (o *Outcomes) listen(ctx context.Context) error {

@@ -3,7 +3,6 @@ package saga
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,30 +82,15 @@ func scanSaga(row pgx.Row) (Saga, error) {
 // Get reads a saga.
 func (s *Store) Get(ctx context.Context, id string) (Saga, error) {
 	sg, err := scanSaga(s.db.QueryRow(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Saga{}, fmt.Errorf("saga %q: %w", id, ErrSagaNotFound)
-	}
 	if err != nil {
-		return Saga{}, fmt.Errorf("get saga %q: %w", id, err)
+		return Saga{}, pgtx.RowError(err, ErrSagaNotFound, "saga %q", id)
 	}
 	return sg, nil
 }
 
 // Outcomes returns the outcomes of those of the given sagas that have one.
 func (s *Store) Outcomes(ctx context.Context, ids []string) ([]Outcome, error) {
-	rows, err := s.db.Query(ctx, `
+	return pgtx.Collect(ctx, s.db, pgx.RowToStructByPos[Outcome], "saga outcomes", `
 		SELECT id, order_id, status, coalesce(reason, '') FROM sagas
 		WHERE id = ANY($1) AND status IN ('paid', 'failed')`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("saga outcomes: %w", err)
-	}
-	var o Outcome
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Outcome, error) {
-		err := row.Scan(&o.SagaID, &o.OrderID, &o.Status, &o.Reason)
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("saga outcomes: %w", err)
-	}
-	return out, nil
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"testing"
+
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite "+transitionsFile+" from the Go machine")
@@ -99,15 +100,7 @@ SET next_status = excluded.next_status, next_stock = excluded.next_stock, next_p
 // then behaves like Transition is TestTransitionsInPostgres's job.
 func TestTransitionsFile(t *testing.T) {
 	want := renderTransitionsFile()
-	if *update {
-		if err := os.WriteFile(transitionsFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(transitionsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testenv.Generated(t, transitionsFile, want, *update)
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from what saga.Transition generates; run go test ./saga -run TestTransitionsFile -update",
 			transitionsFile)

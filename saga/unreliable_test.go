@@ -10,36 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/local/eventtest"
 	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/saga"
 )
-
-func migrated(t *testing.T, domain string) *pgxpool.Pool {
-	t.Helper()
-	pool := shopdb.Pool(t, domain, 8)
-	return pool
-}
-
-func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
-	t.Helper()
-	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func sum(t *testing.T, pool *pgxpool.Pool, sql string) int64 {
-	t.Helper()
-	var n int64
-	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
 
 // TestCheckoutSagaInProcess runs many checkouts at once through the real
 // participants, the real saga and an unreliable in-memory broker
@@ -66,37 +46,37 @@ func TestCheckoutSagaInProcess(t *testing.T) {
 func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline time.Duration) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	orderDB, stockDB, paymentDB := migrated(t, "order"), migrated(t, "stock"), migrated(t, "payment")
+	orderDB, stockDB, paymentDB := shopdb.Pool(t, "order", 8), shopdb.Pool(t, "stock", 8), shopdb.Pool(t, "payment", 8)
 	rng := rand.New(rand.NewPCG(seed, 42))
 
 	const nItems, nUsers, nOrders = 4, 12, 60
 	prices := make([]int64, nItems)
 	for i := range nItems {
 		prices[i] = int64(1 + i)
-		exec(t, stockDB, `INSERT INTO items (id, stock, price) VALUES ($1, 12, $2)`, fmt.Sprint(i), prices[i])
+		functiontest.Exec(t, stockDB, `INSERT INTO items (id, stock, price) VALUES ($1, 12, $2)`, fmt.Sprint(i), prices[i])
 	}
 	for u := range nUsers {
-		exec(t, paymentDB, `INSERT INTO users (id, credit) VALUES ($1, $2)`, fmt.Sprint(u), 10+rng.Int64N(40))
+		functiontest.Exec(t, paymentDB, `INSERT INTO users (id, credit) VALUES ($1, $2)`, fmt.Sprint(u), 10+rng.Int64N(40))
 	}
 	for o := range nOrders {
 		id := fmt.Sprint(o)
 		var total int64
-		exec(t, orderDB, `INSERT INTO orders (id, user_id) VALUES ($1, $2)`, id, fmt.Sprint(rng.IntN(nUsers+1))) // user nUsers is unknown
+		functiontest.Exec(t, orderDB, `INSERT INTO orders (id, user_id) VALUES ($1, $2)`, id, fmt.Sprint(rng.IntN(nUsers+1))) // user nUsers is unknown
 		for _, it := range rng.Perm(nItems)[:1+rng.IntN(3)] {
 			q := 1 + rng.Int64N(3)
-			exec(t, orderDB, `INSERT INTO order_items VALUES ($1, $2, $3, $4)`, id, fmt.Sprint(it), q, prices[it])
+			functiontest.Exec(t, orderDB, `INSERT INTO order_items VALUES ($1, $2, $3, $4)`, id, fmt.Sprint(it), q, prices[it])
 			total += q * prices[it]
 		}
-		exec(t, orderDB, `UPDATE orders SET total_cost = $2 WHERE id = $1`, id, total)
+		functiontest.Exec(t, orderDB, `UPDATE orders SET total_cost = $2 WHERE id = $1`, id, total)
 	}
-	stockBefore := sum(t, stockDB, `SELECT sum(stock * price) FROM items`)
-	creditBefore := sum(t, paymentDB, `SELECT sum(credit) FROM users`)
+	stockBefore := functiontest.Int(t, stockDB, `SELECT sum(stock * price) FROM items`)
+	creditBefore := functiontest.Int(t, paymentDB, `SELECT sum(credit) FROM users`)
 
 	sagaStore := saga.NewStore(orderDB)
 	b := eventtest.New(t, eventtest.Seed(seed), eventtest.Duplicates(dupRate), eventtest.Drops(dropRate))
 	sagaEvents := saga.NewEvents(sagaStore, b, saga.Options{StallAfter: time.Millisecond, Deadline: deadline, Batch: 7}, log)
-	b.SubscribeAll(stock.NewEvents(stock.NewStore(stockDB), log).Operations())
-	b.SubscribeAll(payment.NewEvents(payment.NewStore(paymentDB), log).Operations())
+	b.SubscribeAll(stock.NewHandlers(stock.NewStore(stockDB), log).EventOperations())
+	b.SubscribeAll(payment.NewHandlers(payment.NewStore(paymentDB), log).EventOperations())
 	b.SubscribeAll(sagaEvents.Operations())
 
 	// Every order checked out twice at once: the second joins.
@@ -123,12 +103,12 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 		}
 	}
 	wg.Wait()
-	if n := sum(t, orderDB, `SELECT count(*) FROM sagas`); n != nOrders {
+	if n := functiontest.Int(t, orderDB, `SELECT count(*) FROM sagas`); n != nOrders {
 		t.Fatalf("%d sagas for %d orders", n, nOrders)
 	}
 	b.Drain(6)
 	// Lost requests leave sagas pending; sweeps re-send until all end.
-	for round := 0; sum(t, orderDB, `SELECT count(*) FROM sagas WHERE status IN ('pending', 'compensating')`) > 0; round++ {
+	for round := 0; functiontest.Int(t, orderDB, `SELECT count(*) FROM sagas WHERE status IN ('pending', 'compensating')`) > 0; round++ {
 		if round == 5 {
 			t.Fatal("sagas still running after 5 sweeps")
 		}
@@ -139,12 +119,12 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 		b.Drain(6)
 	}
 
-	paidOrders := sum(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'paid'`)
-	paidSagas := sum(t, orderDB, `SELECT count(*) FROM sagas WHERE status = 'paid'`)
-	openOrders := sum(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'open'`)
-	paidValue := sum(t, orderDB, `SELECT coalesce(sum(total_cost), 0) FROM orders WHERE status = 'paid'`)
-	stockTaken := stockBefore - sum(t, stockDB, `SELECT sum(stock * price) FROM items`)
-	creditTaken := creditBefore - sum(t, paymentDB, `SELECT sum(credit) FROM users`)
+	paidOrders := functiontest.Int(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'paid'`)
+	paidSagas := functiontest.Int(t, orderDB, `SELECT count(*) FROM sagas WHERE status = 'paid'`)
+	openOrders := functiontest.Int(t, orderDB, `SELECT count(*) FROM orders WHERE status = 'open'`)
+	paidValue := functiontest.Int(t, orderDB, `SELECT coalesce(sum(total_cost), 0) FROM orders WHERE status = 'paid'`)
+	stockTaken := stockBefore - functiontest.Int(t, stockDB, `SELECT sum(stock * price) FROM items`)
+	creditTaken := creditBefore - functiontest.Int(t, paymentDB, `SELECT sum(credit) FROM users`)
 	t.Logf("%d deliveries; %d paid, %d open; value %d", b.Handled(), paidOrders, openOrders, paidValue)
 	if paidOrders != paidSagas || paidOrders+openOrders != nOrders {
 		t.Errorf("paid orders %d, paid sagas %d, open orders %d of %d", paidOrders, paidSagas, openOrders, nOrders)
@@ -156,21 +136,19 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 		t.Errorf("want both outcomes in the mix: %d paid, %d open", paidOrders, openOrders)
 	}
 	// Per item, too: what stock lost is what paid orders hold.
-	rows, err := orderDB.Query(ctx, `SELECT i.item_id, sum(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id
+	type line struct {
+		ItemID   string
+		Quantity int64
+	}
+	lines, err := pgtx.Collect(ctx, orderDB, pgx.RowToStructByPos[line], "paid lines",
+		`SELECT i.item_id, sum(i.quantity)::bigint FROM order_items i JOIN orders o ON o.id = i.order_id
 		WHERE o.status = 'paid' GROUP BY i.item_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int64{}
-	for rows.Next() {
-		var (
-			id string
-			q  int64
-		)
-		if err := rows.Scan(&id, &q); err != nil {
-			t.Fatal(err)
-		}
-		want[id] = q
+	for _, l := range lines {
+		want[l.ItemID] = l.Quantity
 	}
 	for i := range nItems {
 		id := fmt.Sprint(i)

@@ -13,8 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
+	"github.com/wdm-knative/webshop/internal/startup"
 	"github.com/wdm-knative/webshop/local/stack/gateway"
 )
 
@@ -28,14 +27,8 @@ type settings struct {
 }
 
 func main() {
-	level := new(slog.LevelVar)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var s settings
-	if err := envconfig.Process("", &s); err != nil {
-		log.Error("bad settings", "err", err)
-		os.Exit(2)
-	}
-	level.Set(s.LogLevel)
+	log := startup.Load(&s, &s.LogLevel)
 	routes, err := gateway.ParseRoutes(s.Routes)
 	if err != nil {
 		log.Error("bad ROUTES", "err", err)

@@ -12,9 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	dbmigrations "github.com/wdm-knative/webshop/db-migrations"
+	"github.com/wdm-knative/webshop/internal/startup"
 )
 
 // settings of the migrator: one DSN per database, as the functions get them.
@@ -27,14 +26,8 @@ type settings struct {
 }
 
 func main() {
-	level := new(slog.LevelVar)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var s settings
-	if err := envconfig.Process("", &s); err != nil {
-		log.Error("bad settings", "err", err)
-		os.Exit(2)
-	}
-	level.Set(s.LogLevel)
+	log := startup.Load(&s, &s.LogLevel)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -22,8 +22,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kelseyhightower/envconfig"
-
+	"github.com/wdm-knative/webshop/internal/startup"
 	"github.com/wdm-knative/webshop/local/servers"
 	"github.com/wdm-knative/webshop/local/stack"
 )
@@ -40,14 +39,8 @@ func run() int {
 	}
 	flag.Parse()
 
-	level := new(slog.LevelVar)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var opts stack.Options
-	if err := envconfig.Process("", &opts); err != nil {
-		log.Error("bad settings", "err", err)
-		return 2
-	}
-	level.Set(opts.LogLevel)
+	log := startup.Load(&opts, &opts.LogLevel)
 	opts.Log, opts.ServicesOnly = log, *servicesOnly
 
 	// Die with whoever started us (make, a CI script) instead of leaving

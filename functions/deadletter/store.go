@@ -77,25 +77,15 @@ func scanLetter(row pgx.Row) (Letter, error) {
 
 // List returns up to limit dead letters, oldest first.
 func (s *Store) List(ctx context.Context, limit int) ([]Letter, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+letterColumns+` FROM dead_letters ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Letter, error) { return scanLetter(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
-	}
-	return out, nil
+	return pgtx.Collect(ctx, s.db, func(r pgx.CollectableRow) (Letter, error) { return scanLetter(r) },
+		"list dead letters", `SELECT `+letterColumns+` FROM dead_letters ORDER BY id LIMIT $1`, limit)
 }
 
 // Get returns one dead letter, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id int64) (Letter, error) {
 	l, err := scanLetter(s.db.QueryRow(ctx, `SELECT `+letterColumns+` FROM dead_letters WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Letter{}, fmt.Errorf("dead letter %d: %w", id, ErrNotFound)
-	}
 	if err != nil {
-		return Letter{}, fmt.Errorf("read dead letter %d: %w", id, err)
+		return Letter{}, pgtx.RowError(err, ErrNotFound, "dead letter %d", id)
 	}
 	return l, nil
 }

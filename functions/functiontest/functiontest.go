@@ -1,13 +1,15 @@
 // Package functiontest holds what the domains' HTTP tests share: a table of
-// requests checked in order, bursts of concurrent requests or deliveries, and
-// reads of a test database.
+// requests checked in order, bursts of requests sent at once, a timed
+// batch_init, bursts of concurrent deliveries, and reads of a test database.
 package functiontest
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -48,6 +50,45 @@ func RunSteps[S any](t *testing.T, base string, steps []Step[S], after func(t *t
 			}
 			after(t, st.Want)
 		})
+	}
+}
+
+// Burst is one step of a concurrency test: N requests sent at once
+// (Path(i) the i-th), how many of them must get each status, and Want,
+// what they must leave behind (checked by RunBursts' caller).
+type Burst[S any] struct {
+	Name     string
+	N        int
+	Method   string
+	Path     func(i int) string
+	Statuses map[int]int // status → how many requests get it; no other status
+	Want     S
+}
+
+// RunBursts sends each burst's requests to base, in order, each burst as a
+// subtest: the statuses must be as counted; then after checks Want.
+func RunBursts[S any](t *testing.T, base string, bursts []Burst[S], after func(t *testing.T, want S)) {
+	t.Helper()
+	for _, b := range bursts {
+		t.Run(b.Name, func(t *testing.T) {
+			got := Race(t, b.N, b.Method, func(i int) string { return base + b.Path(i) })
+			if !maps.Equal(got, b.Statuses) {
+				t.Fatalf("%d x %s = statuses %v, want %v", b.N, b.Method, got, b.Statuses)
+			}
+			after(t, b.Want)
+		})
+	}
+}
+
+// BatchInit posts a batch_init url, which must answer 200 with a "msg",
+// and logs how long it took (not asserted: shared CI machines vary).
+func BatchInit(t *testing.T, url string) {
+	t.Helper()
+	start := time.Now()
+	code, body := testenv.CallJSON(t, "POST", url)
+	t.Logf("POST %s took %v", url, time.Since(start))
+	if code != 200 || body["msg"] == nil {
+		t.Fatalf("batch_init = %d %v", code, body)
 	}
 }
 

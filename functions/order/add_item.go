@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,15 +16,14 @@ import (
 //
 // The price is read from the stock function; 400 when stock does not know
 // the item or the order is no longer open.
-func (h *Handlers) AddItem(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) AddItem(p *api.Path) api.Run[costResponse] {
 	orderID := p.ID("order_id")
 	itemID := p.ID("item_id")
 	qty := int64(1)
 	if p.Has("quantity") {
 		qty = p.Positive("quantity")
 	}
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (costResponse, error) {
+	return func(ctx context.Context) (costResponse, error) {
 		// Read the price before the transaction: no row lock is held while we
 		// wait on another function.
 		price, err := h.prices.Price(ctx, itemID)
@@ -34,7 +32,7 @@ func (h *Handlers) AddItem(w http.ResponseWriter, r *http.Request) {
 		}
 		total, err := h.store.AddItem(ctx, orderID, itemID, qty, price)
 		return costResponse{OrderID: orderID, TotalCost: total}, err
-	})
+	}
 }
 
 // AddItem adds qty units of an item at unitPrice to an open order and

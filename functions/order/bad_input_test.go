@@ -2,9 +2,7 @@ package order_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/wdm-knative/webshop/functions/functiontest"
 )
@@ -66,32 +64,21 @@ func TestAddItemConcurrently(t *testing.T) {
 	s := newShop(t)
 	items := []string{s.newItem(t, "1"), s.newItem(t, "10")}
 	id := s.newOrder(t, s.newUser(t))
-	var wg sync.WaitGroup
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if code, body := call(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+items[i%2]+"/2"); code != 200 {
-				t.Errorf("addItem = %d %v", code, body)
-			}
-		}()
-	}
-	wg.Wait()
-	o := s.find(t, id)
-	if len(o.Items) != 2 || o.Items[0].Quantity != 50 || o.Items[1].Quantity != 50 || o.TotalCost != 25*2*1+25*2*10 {
-		t.Fatalf("order = %+v", o)
-	}
+	bursts := []functiontest.Burst[struct{}]{{Name: "add 2 of one of two items, 50 times", N: 50, Method: "POST",
+		Path:     func(i int) string { return "/orders/addItem/" + id + "/" + items[i%2] + "/2" },
+		Statuses: map[int]int{200: 50}}}
+	functiontest.RunBursts(t, s.order.URL, bursts, func(t *testing.T, _ struct{}) {
+		o := s.find(t, id)
+		if len(o.Items) != 2 || o.Items[0].Quantity != 50 || o.Items[1].Quantity != 50 || o.TotalCost != 25*2*1+25*2*10 {
+			t.Fatalf("order = %+v", o)
+		}
+	})
 }
 
 func TestOrderBatchInit(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
-	start := time.Now()
-	code, body := call(t, "POST", s.order.URL+"/orders/batch_init/100000/50/20/4")
-	t.Logf("batch_init of 100,000 orders took %v", time.Since(start)) // not asserted: shared CI machines vary
-	if code != 200 || body["msg"] == nil {
-		t.Fatalf("batch_init = %d %v", code, body)
-	}
+	functiontest.BatchInit(t, s.order.URL+"/orders/batch_init/100000/50/20/4")
 	checks := []struct {
 		name string
 		sql  string

@@ -3,7 +3,6 @@ package order
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/wdm-knative/webshop/internal/api"
@@ -15,15 +14,14 @@ import (
 // (quantity 1 each, or 2 when both draws pick the same item) for a random user
 // of "0".."n_users-1", overwriting any that exist, as the course benchmark's
 // reference implementation does.
-func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) BatchInit(p *api.Path) api.Run[map[string]string] {
 	n := p.Batch("n")
 	nItems := p.Positive("n_items")
 	nUsers := p.Positive("n_users")
 	price := p.Amount("item_price")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+	return func(ctx context.Context) (map[string]string, error) {
 		return map[string]string{"msg": "Batch init for orders successful"}, h.store.BatchInit(ctx, n, nItems, nUsers, price)
-	})
+	}
 }
 
 // BatchInit writes n orders and their items in one transaction of two

@@ -19,16 +19,25 @@ var (
 	ErrPaymentUnavailable = api.NewError(api.ErrUnavailable, "payment service unavailable")
 )
 
-// StockClient reads item prices from the stock function's find operation.
-type StockClient struct {
-	base   string
-	client *http.Client
+// function is another function of the shop, called over HTTP at base:
+// locally the process serving the operation, in a cluster its cluster-local
+// Service. A call it cannot make or that is not answered is unavailable.
+type function struct {
+	base        string
+	client      *http.Client
+	unavailable error
 }
 
-// NewStockClient calls the stock function at base (STOCK_URL: locally the
-// process serving stock-find, in a cluster its cluster-local Service).
+func newFunction(base string, client *http.Client, unavailable error) function {
+	return function{base: strings.TrimRight(base, "/"), client: client, unavailable: unavailable}
+}
+
+// StockClient reads item prices from the stock function's find operation.
+type StockClient struct{ function }
+
+// NewStockClient calls the stock function at base (STOCK_URL).
 func NewStockClient(base string, client *http.Client) *StockClient {
-	return &StockClient{base: strings.TrimRight(base, "/"), client: client}
+	return &StockClient{newFunction(base, client, ErrStockUnavailable)}
 }
 
 // Price is the item's price; ErrUnknownItem when stock does not know it.
@@ -36,10 +45,10 @@ func (c *StockClient) Price(ctx context.Context, itemID string) (int64, error) {
 	var item struct {
 		Price int64 `json:"price"`
 	}
-	found, err := getJSON(ctx, c.client, c.base+"/stock/find/"+url.PathEscape(itemID), &item)
+	found, err := c.get(ctx, "/stock/find/"+url.PathEscape(itemID), &item)
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("%w: %w", ErrStockUnavailable, err)
+		return 0, err
 	case !found:
 		return 0, fmt.Errorf("item %q: %w", itemID, ErrUnknownItem)
 	}
@@ -47,29 +56,30 @@ func (c *StockClient) Price(ctx context.Context, itemID string) (int64, error) {
 }
 
 // PaymentClient checks users with the payment function's find_user operation.
-type PaymentClient struct {
-	base   string
-	client *http.Client
-}
+type PaymentClient struct{ function }
 
 // NewPaymentClient calls the payment function at base (PAYMENT_URL).
 func NewPaymentClient(base string, client *http.Client) *PaymentClient {
-	return &PaymentClient{base: strings.TrimRight(base, "/"), client: client}
+	return &PaymentClient{newFunction(base, client, ErrPaymentUnavailable)}
 }
 
 // UserExists reports whether payment knows the user.
 func (c *PaymentClient) UserExists(ctx context.Context, userID string) (bool, error) {
-	var user struct{}
-	found, err := getJSON(ctx, c.client, c.base+"/payment/find_user/"+url.PathEscape(userID), &user)
+	return c.get(ctx, "/payment/find_user/"+url.PathEscape(userID), &struct{}{})
+}
+
+// get GETs path and decodes a 200 answer into v. A 404 is (false, nil):
+// the other function is up and does not know the ID. Anything else is the
+// function's unavailable error: it could not answer.
+func (f function) get(ctx context.Context, path string, v any) (bool, error) {
+	found, err := getJSON(ctx, f.client, f.base+path, v)
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrPaymentUnavailable, err)
+		return false, fmt.Errorf("%w: %w", f.unavailable, err)
 	}
 	return found, nil
 }
 
-// getJSON GETs u and decodes a 200 answer into v. A 404 is (false, nil):
-// the other function is up and does not know the ID. Anything else is an
-// error: the other function could not answer.
+// getJSON GETs u and decodes a 200 answer into v; a 404 is (false, nil).
 func getJSON(ctx context.Context, client *http.Client, u string, v any) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

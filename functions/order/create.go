@@ -3,17 +3,15 @@ package order
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/wdm-knative/webshop/internal/api"
 )
 
 // Create serves POST /orders/create/{user_id}: a new open order, empty. 400
 // when the payment function does not know the user, 503 when it cannot say.
-func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) Create(p *api.Path) api.Run[map[string]string] {
 	userID := p.ID("user_id")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+	return func(ctx context.Context) (map[string]string, error) {
 		exists, err := h.users.UserExists(ctx, userID)
 		if err != nil {
 			return nil, err
@@ -23,7 +21,7 @@ func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
 		}
 		id, err := h.store.Create(ctx, userID)
 		return map[string]string{"order_id": id}, err
-	})
+	}
 }
 
 // Create inserts an open order; the database draws its UUID.

@@ -2,20 +2,12 @@ package order
 
 import (
 	"context"
-	"net/http"
 
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
-// Find serves GET /orders/find/{order_id}.
-func (h *Handlers) Find(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
-	id := p.ID("order_id")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (Order, error) { return h.store.Find(ctx, id) })
-}
-
-// Find reads an order with its items (ordered by item ID) in one query.
+// Find serves GET /orders/find/{order_id}: it reads an order with its items
+// (ordered by item ID) in one query.
 func (s *Store) Find(ctx context.Context, id string) (Order, error) {
 	o := Order{OrderID: id, Items: []Line{}}
 	var (

@@ -2,54 +2,28 @@ package order_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/functions/order"
-	"github.com/wdm-knative/webshop/functions/payment"
-	"github.com/wdm-knative/webshop/functions/stock"
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/local/testenv"
-	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// shop is the three domains over HTTP, each on its own fresh database: the
-// order server reaches the real stock and payment handlers as STOCK_URL and
-// PAYMENT_URL, as it does through the gateway.
+// shop is the three domains over HTTP, each on its own fresh database, wired
+// to each other as through the gateway.
 type shop struct {
-	order, stock, payment *httptest.Server
-	orderDB               *pgxpool.Pool
+	order, stock, payment *testserver.Domain
 }
 
 func newShop(t *testing.T) *shop {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	s := &shop{}
-	stockDB := migrated(t, "stock")
-	s.stock = testserver.Serve(t, stock.NewHandlers(stock.NewStore(stockDB), log).Operations())
-	paymentDB := migrated(t, "payment")
-	s.payment = testserver.Serve(t, payment.NewHandlers(payment.NewStore(paymentDB), log).Operations())
-	s.orderDB = migrated(t, "order")
-	client := api.NewHTTPClient()
-	t.Cleanup(client.CloseIdleConnections)
-	h := order.NewHandlers(order.NewStore(s.orderDB),
-		order.NewStockClient(s.stock.URL, client), order.NewPaymentClient(s.payment.URL+"/", client), log)
-	s.order = testserver.Serve(t, h.Operations())
+	s := &shop{stock: testserver.Stock(t), payment: testserver.Payment(t)}
+	s.order = testserver.Order(t, s.stock, s.payment, nil)
 	return s
-}
-
-func migrated(t *testing.T, domain string) *pgxpool.Pool {
-	t.Helper()
-	db := shopdb.Pool(t, domain, 0)
-	return db
 }
 
 // call sends a request and decodes its JSON answer.
@@ -93,10 +67,10 @@ func (s *shop) find(t testing.TB, id string) order.Order {
 
 func (s *shop) setStatus(t testing.TB, id, status string) {
 	t.Helper()
-	functiontest.Exec(t, s.orderDB, `UPDATE orders SET status = $2 WHERE id = $1`, id, status)
+	functiontest.Exec(t, s.order.DB, `UPDATE orders SET status = $2 WHERE id = $1`, id, status)
 }
 
 func (s *shop) count(t testing.TB, sql string) int64 {
 	t.Helper()
-	return functiontest.Int(t, s.orderDB, sql)
+	return functiontest.Int(t, s.order.DB, sql)
 }

@@ -75,12 +75,12 @@ func NewHandlers(store *Store, prices Prices, users Users, log *slog.Logger) *Ha
 // its handler. order-checkout is not among them: the root function wires it.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		operation.OrderCreate:     http.HandlerFunc(h.Create),
-		operation.OrderFind:       http.HandlerFunc(h.Find),
-		operation.OrderAddItem:    http.HandlerFunc(h.AddItem),
-		operation.OrderRemoveItem: http.HandlerFunc(h.RemoveItem),
-		operation.OrderRemove:     http.HandlerFunc(h.Remove),
-		operation.OrderBatchInit:  http.HandlerFunc(h.BatchInit),
+		operation.OrderCreate:     api.Handle(h.log, h.Create),
+		operation.OrderFind:       api.Lookup(h.log, "order_id", h.store.Find),
+		operation.OrderAddItem:    api.Handle(h.log, h.AddItem),
+		operation.OrderRemoveItem: api.Handle(h.log, h.RemoveItem),
+		operation.OrderRemove:     api.Handle(h.log, h.Remove),
+		operation.OrderBatchInit:  api.Handle(h.log, h.BatchInit),
 	}
 }
 

@@ -3,20 +3,18 @@ package payment
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/wdm-knative/webshop/internal/api"
 )
 
 // BatchInit serves POST /payment/batch_init/{n}/{starting_money}: users
 // "0".."n-1", each with that credit, overwriting any that exist.
-func (h *Handlers) BatchInit(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) BatchInit(p *api.Path) api.Run[map[string]string] {
 	n := p.Batch("n")
 	money := p.Amount("starting_money")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+	return func(ctx context.Context) (map[string]string, error) {
 		return map[string]string{"msg": "Batch init for users successful"}, h.store.BatchInit(ctx, n, money)
-	})
+	}
 }
 
 // BatchInit writes n users in one statement, generated inside Postgres.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,13 +13,12 @@ import (
 
 // Cancel serves POST /payment/cancel/{user_id}/{order_id} (2023 form): the
 // order's payment is refunded once; 400 when there is no payment to refund.
-func (h *Handlers) Cancel(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) Cancel(p *api.Path) api.Run[map[string]bool] {
 	userID, orderID := p.ID("user_id"), p.ID("order_id")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]bool, error) {
+	return func(ctx context.Context) (map[string]bool, error) {
 		_, err := h.store.Cancel(ctx, userID, orderID)
 		return map[string]bool{"done": true}, err
-	})
+	}
 }
 
 // Cancel refunds an order's payment and marks it cancelled, in one

@@ -3,17 +3,16 @@ package payment
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/wdm-knative/webshop/internal/api"
 )
 
 // CreateUser serves POST /payment/create_user: a new user with credit 0.
-func (h *Handlers) CreateUser(w http.ResponseWriter, r *http.Request) {
-	api.Answer(w, r, h.log, api.PathOf(r), func(ctx context.Context) (map[string]string, error) {
+func (h *Handlers) CreateUser(*api.Path) api.Run[map[string]string] {
+	return func(ctx context.Context) (map[string]string, error) {
 		id, err := h.store.CreateUser(ctx)
 		return map[string]string{"user_id": id}, err
-	})
+	}
 }
 
 // CreateUser inserts a user; the database draws its UUID.

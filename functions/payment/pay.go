@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,48 +18,33 @@ import (
 //
 // Either answers 400 when the credit would go below 0, and then nothing
 // changes. A zero amount is accepted: an order without items costs 0.
-func (h *Handlers) Pay(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) Pay(p *api.Path) api.Run[User] {
 	userID := p.ID("user_id")
 	amount := p.Amount("amount")
 	var orderID string
 	if p.Has("order_id") {
 		orderID = p.ID("order_id")
 	}
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (User, error) {
+	return func(ctx context.Context) (User, error) {
 		if orderID == "" {
 			credit, err := h.store.Pay(ctx, userID, amount)
 			return User{UserID: userID, Credit: credit}, err
 		}
 		credit, err := h.store.PayOrder(ctx, userID, orderID, amount)
 		return User{UserID: userID, Credit: credit}, err
-	})
+	}
 }
 
 // Pay takes amount from a user's credit if enough is left, in one
 // conditional UPDATE (row lock + re-check on the newest version, so
 // concurrent payments never overdraw) and returns the credit left.
 func (s *Store) Pay(ctx context.Context, userID string, amount int64) (int64, error) {
-	var (
-		credit *int64
-		exists bool
-	)
-	err := s.db.QueryRow(ctx, `
+	return pgtx.Conditional[int64](s.db.QueryRow(ctx, `
 		WITH taken AS (
 			UPDATE users SET credit = credit - $2 WHERE id = $1 AND credit >= $2 RETURNING credit
 		)
 		SELECT (SELECT credit FROM taken), EXISTS (SELECT 1 FROM users WHERE id = $1)`,
-		userID, amount).Scan(&credit, &exists)
-	switch {
-	case err != nil:
-		return 0, fmt.Errorf("pay %q: %w", userID, err)
-	case credit != nil:
-		return *credit, nil
-	case !exists:
-		return 0, fmt.Errorf("pay %q: %w", userID, ErrUserNotFound)
-	default:
-		return 0, fmt.Errorf("pay %d from %q: %w", amount, userID, ErrInsufficientCredit)
-	}
+		userID, amount), ErrUserNotFound, ErrInsufficientCredit, "pay %d from %q", amount, userID)
 }
 
 // PayOrder takes amount from the user's credit for an order and records it.

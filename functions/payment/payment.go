@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
@@ -28,13 +30,14 @@ type Store struct {
 // NewStore returns a store on db (the payment database).
 func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
 
-// Handlers serves the payment operations over HTTP.
+// Handlers serves the payment operations: over HTTP, and the saga's steps
+// as CloudEvent handlers.
 type Handlers struct {
 	store *Store
 	log   *slog.Logger
 }
 
-// NewHandlers returns the HTTP side of the payment operations.
+// NewHandlers returns the payment operations on store.
 func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 	return &Handlers{store: store, log: log}
 }
@@ -43,13 +46,21 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 // its handler.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		operation.PaymentCreateUser: http.HandlerFunc(h.CreateUser),
-		operation.PaymentFindUser:   http.HandlerFunc(h.FindUser),
-		operation.PaymentAddFunds:   http.HandlerFunc(h.AddFunds),
-		operation.PaymentPay:        http.HandlerFunc(h.Pay),
-		operation.PaymentCancel:     http.HandlerFunc(h.Cancel),
-		operation.PaymentStatus:     http.HandlerFunc(h.Status),
-		operation.PaymentBatchInit:  http.HandlerFunc(h.BatchInit),
+		operation.PaymentCreateUser: api.Handle(h.log, h.CreateUser),
+		operation.PaymentFindUser:   api.Lookup(h.log, "user_id", h.store.FindUser),
+		operation.PaymentAddFunds:   api.Handle(h.log, h.AddFunds),
+		operation.PaymentPay:        api.Handle(h.log, h.Pay),
+		operation.PaymentCancel:     api.Handle(h.log, h.Cancel),
+		operation.PaymentStatus:     api.Handle(h.log, h.Status),
+		operation.PaymentBatchInit:  api.Handle(h.log, h.BatchInit),
+	}
+}
+
+// EventOperations maps each payment event operation's name to its handler.
+func (h *Handlers) EventOperations() map[string]eventhttp.Handler {
+	return map[string]eventhttp.Handler{
+		operation.PaymentDebit:  participant.Step(h.log, "payment debit", h.store.Debit, debitReply),
+		operation.PaymentRefund: participant.Step(h.log, "payment refund", h.store.Refund, refundReply),
 	}
 }
 

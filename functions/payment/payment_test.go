@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wdm-knative/webshop/functions/functiontest"
 )
@@ -111,69 +110,43 @@ func TestPaymentBadInput(t *testing.T) {
 	})
 }
 
-func TestPayConcurrently(t *testing.T) {
+// TestConcurrentPayments sends bursts of 50 requests at once, each burst
+// for one user who had 100 credit: payments take no more than the credit
+// covers, an order is paid once however often it is paid (2023 form), and a
+// payment is refunded once however often it is cancelled.
+func TestConcurrentPayments(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
-	u := s.createUser(t, "100")
-	statuses := functiontest.Race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/3" })
-	if statuses[200] != 33 || statuses[400] != 17 || len(statuses) != 2 {
-		t.Fatalf("statuses %v, want 33 x 200 and 17 x 400", statuses)
-	}
-	if c := s.credit(t, u); c != 1 {
-		t.Fatalf("credit = %d, want 1", c)
-	}
-}
-
-// TestPayOrderConcurrently pays one order 50 times at once (2023 form):
-// every call succeeds, the credit is taken once.
-func TestPayOrderConcurrently(t *testing.T) {
-	t.Parallel()
-	s := newPaymentServer(t)
-	u := s.createUser(t, "100")
-	statuses := functiontest.Race(t, 50, "POST", func(int) string { return s.URL + "/payment/pay/" + u + "/o1/30" })
-	if statuses[200] != 50 {
-		t.Fatalf("statuses %v, want 50 x 200", statuses)
-	}
-	if c := s.credit(t, u); c != 70 {
-		t.Fatalf("credit = %d, want 70", c)
-	}
-	// Many orders at once: 100 credit covers 3 orders of 30 (one already paid).
-	statuses = functiontest.Race(t, 50, "POST", func(i int) string {
-		return s.URL + "/payment/pay/" + u + "/p" + strconv.Itoa(i) + "/30"
-	})
-	if statuses[200] != 2 || statuses[400] != 48 {
-		t.Fatalf("statuses %v, want 2 x 200 and 48 x 400", statuses)
-	}
-	if c := s.credit(t, u); c != 10 {
-		t.Fatalf("credit = %d, want 10", c)
-	}
-}
-
-func TestCancelConcurrently(t *testing.T) {
-	t.Parallel()
-	s := newPaymentServer(t)
-	u := s.createUser(t, "100")
-	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+u+"/o1/40"); code != 200 {
+	payer, orderer, canceller := s.createUser(t, "100"), s.createUser(t, "100"), s.createUser(t, "100")
+	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+canceller+"/o1/40"); code != 200 {
 		t.Fatal("pay failed")
 	}
-	statuses := functiontest.Race(t, 50, "POST", func(int) string { return s.URL + "/payment/cancel/" + u + "/o1" })
-	if statuses[200] != 1 || statuses[400] != 49 {
-		t.Fatalf("statuses %v, want 1 x 200 and 49 x 400", statuses)
+	type credit struct {
+		user string
+		want int64
 	}
-	if c := s.credit(t, u); c != 100 {
-		t.Fatalf("credit = %d, want 100", c)
+	bursts := []functiontest.Burst[credit]{
+		{Name: "pay 3, 50 times", N: 50, Method: "POST", Path: func(int) string { return "/payment/pay/" + payer + "/3" },
+			Statuses: map[int]int{200: 33, 400: 17}, Want: credit{payer, 1}},
+		{Name: "pay one order 50 times", N: 50, Method: "POST", Path: func(int) string { return "/payment/pay/" + orderer + "/o1/30" },
+			Statuses: map[int]int{200: 50}, Want: credit{orderer, 70}},
+		// 100 credit covers 3 orders of 30, one already paid.
+		{Name: "pay 50 orders", N: 50, Method: "POST", Path: func(i int) string { return "/payment/pay/" + orderer + "/p" + strconv.Itoa(i) + "/30" },
+			Statuses: map[int]int{200: 2, 400: 48}, Want: credit{orderer, 10}},
+		{Name: "cancel one payment 50 times", N: 50, Method: "POST", Path: func(int) string { return "/payment/cancel/" + canceller + "/o1" },
+			Statuses: map[int]int{200: 1, 400: 49}, Want: credit{canceller, 100}},
 	}
+	functiontest.RunBursts(t, s.URL, bursts, func(t *testing.T, c credit) {
+		if got := s.credit(t, c.user); got != c.want {
+			t.Fatalf("credit = %d, want %d", got, c.want)
+		}
+	})
 }
 
 func TestPaymentBatchInit(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
-	start := time.Now()
-	code, body := call(t, "POST", s.URL+"/payment/batch_init/100000/25")
-	t.Logf("batch_init of 100,000 rows took %v", time.Since(start)) // not asserted: shared CI machines vary
-	if code != 200 || body["msg"] == nil {
-		t.Fatalf("batch_init = %d %v", code, body)
-	}
+	functiontest.BatchInit(t, s.URL+"/payment/batch_init/100000/25")
 	var n, total int64
 	if err := s.DB.QueryRow(context.Background(), `SELECT count(*), sum(credit) FROM users`).Scan(&n, &total); err != nil {
 		t.Fatal(err)

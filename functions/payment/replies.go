@@ -1,32 +1,11 @@
 package payment
 
 import (
-	"log/slog"
-
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/schemas"
 )
-
-// Events serves the saga's payment steps as CloudEvent handlers.
-type Events struct {
-	store *Store
-	log   *slog.Logger
-}
-
-// NewEvents returns the event side of the payment domain.
-func NewEvents(store *Store, log *slog.Logger) *Events {
-	return &Events{store: store, log: log}
-}
-
-// Operations maps each payment event operation's name to its handler.
-func (h *Events) Operations() map[string]eventhttp.Handler {
-	return map[string]eventhttp.Handler{
-		operation.PaymentDebit:  h.Debit,
-		operation.PaymentRefund: h.Refund,
-	}
-}
 
 // debitReply answers a checkout.requested from the ledger row.
 func debitReply(in event.Event, e LedgerEntry) (*event.Event, error) {

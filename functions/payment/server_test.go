@@ -3,14 +3,9 @@ package payment_test
 // TestMain of this test binary is in main_test.go (package payment).
 
 import (
-	"log/slog"
-	"net/http"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/wdm-knative/webshop/functions/functiontest"
-	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/local/testenv"
 	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
@@ -20,9 +15,7 @@ type paymentServer struct{ *testserver.Domain }
 
 func newPaymentServer(t *testing.T) paymentServer {
 	t.Helper()
-	return paymentServer{testserver.ServeDomain(t, "payment", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
-		return payment.NewHandlers(payment.NewStore(db), log).Operations()
-	})}
+	return paymentServer{testserver.Payment(t)}
 }
 
 // call sends a request and decodes its JSON answer.

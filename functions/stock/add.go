@@ -2,24 +2,13 @@ package stock
 
 import (
 	"context"
-	"net/http"
 
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
-// Add serves POST /stock/add/{item_id}/{amount} (amount > 0).
-func (h *Handlers) Add(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
-	id, amount := p.ID("item_id"), p.Positive("amount")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (levelResponse, error) {
-		level, err := h.store.Add(ctx, id, amount)
-		return levelResponse{ItemID: id, Stock: level}, err
-	})
-}
-
-// Add raises an item's stock in one atomic statement and returns the new
-// level. An overflow past int64 is refused by Postgres (bigint out of range).
+// Add serves POST /stock/add/{item_id}/{amount} (amount > 0): it raises an
+// item's stock in one atomic statement and returns the new level. An
+// overflow past int64 is refused by Postgres (bigint out of range).
 func (s *Store) Add(ctx context.Context, id string, amount int64) (int64, error) {
 	var level int64
 	err := s.db.QueryRow(ctx,

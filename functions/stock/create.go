@@ -3,19 +3,17 @@ package stock
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/wdm-knative/webshop/internal/api"
 )
 
 // Create serves POST /stock/item/create/{price}: a new item with stock 0.
-func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
-	p := api.PathOf(r)
+func (h *Handlers) Create(p *api.Path) api.Run[map[string]string] {
 	price := p.Amount("price")
-	api.Answer(w, r, h.log, p, func(ctx context.Context) (map[string]string, error) {
+	return func(ctx context.Context) (map[string]string, error) {
 		id, err := h.store.Create(ctx, price)
 		return map[string]string{"item_id": id}, err
-	})
+	}
 }
 
 // Create inserts an item; the database draws its UUID.

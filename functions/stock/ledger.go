@@ -5,6 +5,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/schemas"
 )
 
@@ -43,4 +44,9 @@ func scanLedger(row pgx.Row) (LedgerEntry, error) {
 	var e LedgerEntry
 	err := row.Scan(&e.SagaID, &e.OrderID, &e.State, &e.Items, &e.Reason, &e.ItemID)
 	return e, err
+}
+
+// ledger is the stock ledger in the stock database.
+func (s *Store) ledger() participant.Ledger[LedgerEntry] {
+	return participant.Ledger[LedgerEntry]{DB: s.db, Columns: ledgerColumns, Scan: scanLedger}
 }

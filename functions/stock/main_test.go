@@ -2,13 +2,8 @@ package stock_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/local/testenv"
 	"github.com/wdm-knative/webshop/local/testenv/testserver"
 )
@@ -20,9 +15,7 @@ type stockServer struct{ *testserver.Domain }
 
 func newStockServer(t *testing.T) stockServer {
 	t.Helper()
-	return stockServer{testserver.ServeDomain(t, "stock", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
-		return stock.NewHandlers(stock.NewStore(db), log).Operations()
-	})}
+	return stockServer{testserver.Stock(t)}
 }
 
 // call sends a request and decodes its JSON answer.
@@ -35,6 +28,16 @@ func (s stockServer) item(t testing.TB, id string) (stock, price int64) {
 		t.Fatalf("item %q: %v", id, err)
 	}
 	return stock, price
+}
+
+// stockIs checks, after each step of a table test, that the item's stock is
+// what the step wants.
+func (s stockServer) stockIs(id string) func(t *testing.T, want int64) {
+	return func(t *testing.T, want int64) {
+		if got, _ := s.item(t, id); got != want {
+			t.Fatalf("stock = %d, want %d", got, want)
+		}
+	}
 }
 
 func (s stockServer) createItem(t testing.TB, price string, stock string) string {

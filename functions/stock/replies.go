@@ -1,32 +1,11 @@
 package stock
 
 import (
-	"log/slog"
-
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/wdm-knative/webshop/internal/eventhttp"
+
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/schemas"
 )
-
-// Events serves the saga's stock steps as CloudEvent handlers.
-type Events struct {
-	store *Store
-	log   *slog.Logger
-}
-
-// NewEvents returns the event side of the stock domain.
-func NewEvents(store *Store, log *slog.Logger) *Events {
-	return &Events{store: store, log: log}
-}
-
-// Operations maps each stock event operation's name to its handler.
-func (h *Events) Operations() map[string]eventhttp.Handler {
-	return map[string]eventhttp.Handler{
-		operation.StockReserve: h.Reserve,
-		operation.StockRelease: h.Release,
-	}
-}
 
 // reserveReply answers a checkout.requested from the ledger row.
 func reserveReply(in event.Event, e LedgerEntry) (*event.Event, error) {

@@ -2,40 +2,20 @@ package stock
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
-	"github.com/wdm-knative/webshop/functions/participant"
-	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/schemas"
 )
 
-// Reserve handles shop.checkout.requested (operation stock-reserve): take
-// every item of the order, or none. A business rejection is a reply, not an
-// error; only database trouble is an error (so the broker retries).
-func (h *Events) Reserve(ctx context.Context, in event.Event) (*event.Event, error) {
-	return participant.Step(ctx, h.log, "stock reserve", in, h.store.Reserve, reserveReply)
-}
-
-// Reserve takes the saga's items unless the ledger already has a row for the
-// saga, and returns the saga's ledger row. It is one statement
-// (stock_reserve, db-migrations/stock/functions/stock_reserve.sql), which
-// settles duplicates, late steps and races with the compensation by claiming
-// the ledger row first.
+// Reserve serves shop.checkout.requested (operation stock-reserve): it
+// takes every item of the order, or none, unless the ledger already has a
+// row for the saga, and returns the saga's ledger row (stock_reserve,
+// db-migrations/stock/functions/stock_reserve.sql).
 func (s *Store) Reserve(ctx context.Context, req schemas.CheckoutRequested) (LedgerEntry, error) {
 	items, overflow := mergeItems(req.Items)
-	e, err := pgtx.Retry(ctx, func(ctx context.Context) (LedgerEntry, error) {
-		return scanLedger(s.db.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM stock_reserve($1, $2, $3, $4)`,
-			req.SagaID, req.OrderID, items, overflow))
-	})
-	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("reserve for saga %q: %w", req.SagaID, err)
-	}
-	return e, nil
+	return s.ledger().Apply(ctx, "stock_reserve($1, $2, $3, $4)", req.SagaID, req.OrderID, items, overflow)
 }
 
 // mergeItems sums the quantities of repeated items and sorts by item id. An

@@ -4,10 +4,13 @@
 package stock
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
+	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/api"
+	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
@@ -27,13 +30,14 @@ type Store struct {
 // NewStore returns a store on db (the stock database).
 func NewStore(db pgtx.Executor) *Store { return &Store{db: db} }
 
-// Handlers serves the stock operations over HTTP.
+// Handlers serves the stock operations: over HTTP, and the saga's steps as
+// CloudEvent handlers.
 type Handlers struct {
 	store *Store
 	log   *slog.Logger
 }
 
-// NewHandlers returns the HTTP side of the stock operations.
+// NewHandlers returns the stock operations on store.
 func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 	return &Handlers{store: store, log: log}
 }
@@ -42,11 +46,19 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 // its handler.
 func (h *Handlers) Operations() map[string]http.Handler {
 	return map[string]http.Handler{
-		operation.StockItemCreate: http.HandlerFunc(h.Create),
-		operation.StockFind:       http.HandlerFunc(h.Find),
-		operation.StockAdd:        http.HandlerFunc(h.Add),
-		operation.StockSubtract:   http.HandlerFunc(h.Subtract),
-		operation.StockBatchInit:  http.HandlerFunc(h.BatchInit),
+		operation.StockItemCreate: api.Handle(h.log, h.Create),
+		operation.StockFind:       api.Lookup(h.log, "item_id", h.store.Find),
+		operation.StockAdd:        api.Handle(h.log, level(h.store.Add)),
+		operation.StockSubtract:   api.Handle(h.log, level(h.store.Subtract)),
+		operation.StockBatchInit:  api.Handle(h.log, h.BatchInit),
+	}
+}
+
+// EventOperations maps each stock event operation's name to its handler.
+func (h *Handlers) EventOperations() map[string]eventhttp.Handler {
+	return map[string]eventhttp.Handler{
+		operation.StockReserve: participant.Step(h.log, "stock reserve", h.store.Reserve, reserveReply),
+		operation.StockRelease: participant.Step(h.log, "stock release", h.store.Release, releaseReply),
 	}
 }
 
@@ -60,4 +72,16 @@ type Item struct {
 type levelResponse struct {
 	ItemID string `json:"item_id"`
 	Stock  int64  `json:"stock"`
+}
+
+// level serves add and subtract: change by a positive amount the stock of
+// the item in the path, and answer the new level.
+func level(change func(ctx context.Context, id string, amount int64) (int64, error)) func(p *api.Path) api.Run[levelResponse] {
+	return func(p *api.Path) api.Run[levelResponse] {
+		id, amount := p.ID("item_id"), p.Positive("amount")
+		return func(ctx context.Context) (levelResponse, error) {
+			level, err := change(ctx, id, amount)
+			return levelResponse{ItemID: id, Stock: level}, err
+		}
+	}
 }

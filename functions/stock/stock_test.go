@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wdm-knative/webshop/functions/functiontest"
 )
@@ -30,11 +29,7 @@ func TestStockOperations(t *testing.T) {
 		{Name: "add to unknown", Method: "POST", Path: "/stock/add/nope/1", Status: 404, Want: 0},
 		{Name: "subtract from unknown", Method: "POST", Path: "/stock/subtract/nope/1", Status: 404, Want: 0},
 	}
-	functiontest.RunSteps(t, s.URL, steps, func(t *testing.T, want int64) {
-		if got, _ := s.item(t, id); got != want {
-			t.Fatalf("stock = %d, want %d", got, want)
-		}
-	})
+	functiontest.RunSteps(t, s.URL, steps, s.stockIs(id))
 }
 
 func TestCreateGivesDistinctIDs(t *testing.T) {
@@ -101,13 +96,10 @@ func TestSubtractConcurrently(t *testing.T) {
 	s := newStockServer(t)
 	id := s.createItem(t, "1", "100")
 	const workers, amount = 50, 3
-	statuses := functiontest.Race(t, workers, "POST", func(int) string { return s.URL + "/stock/subtract/" + id + "/3" })
-	if statuses[200] != 100/amount || statuses[400] != workers-100/amount || len(statuses) != 2 {
-		t.Fatalf("statuses %v, want %d x 200 and %d x 400", statuses, 100/amount, workers-100/amount)
-	}
-	if stock, _ := s.item(t, id); stock != 100%amount {
-		t.Fatalf("stock = %d, want %d", stock, 100%amount)
-	}
+	bursts := []functiontest.Burst[int64]{{Name: "subtract 3, 50 times", N: workers, Method: "POST",
+		Path:     func(int) string { return "/stock/subtract/" + id + "/3" },
+		Statuses: map[int]int{200: 100 / amount, 400: workers - 100/amount}, Want: 100 % amount}}
+	functiontest.RunBursts(t, s.URL, bursts, s.stockIs(id))
 }
 
 func TestBatchInit(t *testing.T) {
@@ -122,12 +114,7 @@ func TestBatchInit(t *testing.T) {
 		return n, total
 	}
 
-	start := time.Now()
-	code, body := call(t, "POST", s.URL+"/stock/batch_init/100000/7/3")
-	t.Logf("batch_init of 100,000 rows took %v", time.Since(start)) // not asserted: shared CI machines vary
-	if code != 200 || body["msg"] == nil {
-		t.Fatalf("batch_init = %d %v", code, body)
-	}
+	functiontest.BatchInit(t, s.URL+"/stock/batch_init/100000/7/3")
 	if n, total := count(); n != 100000 || total != 700000 {
 		t.Fatalf("after batch_init: %d items, %d stock; want 100000, 700000", n, total)
 	}

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-func TestAnswer(t *testing.T) {
+func TestHandle(t *testing.T) {
 	errGone := NewError(ErrNotFound, "item not found")
 	tests := []struct {
 		name     string
 		path     string // the {n} wildcard
-		err      error  // what do returns
+		err      error  // what the work returns
 		want     int
 		wantBody string
 		wantRan  bool
@@ -27,12 +27,13 @@ func TestAnswer(t *testing.T) {
 			req.SetPathValue("n", tt.path)
 			rec := httptest.NewRecorder()
 			ran := false
-			p := PathOf(req)
-			n := p.Amount("n")
-			Answer(rec, req, slog.New(slog.DiscardHandler), p, func(context.Context) (map[string]int64, error) {
-				ran = true
-				return map[string]int64{"n": n}, tt.err
-			})
+			Handle(slog.New(slog.DiscardHandler), func(p *Path) Run[map[string]int64] {
+				n := p.Amount("n")
+				return func(context.Context) (map[string]int64, error) {
+					ran = true
+					return map[string]int64{"n": n}, tt.err
+				}
+			}).ServeHTTP(rec, req)
 			if rec.Code != tt.want || rec.Body.String() != tt.wantBody || ran != tt.wantRan {
 				t.Fatalf("got %d %q ran=%v, want %d %q ran=%v", rec.Code, rec.Body.String(), ran, tt.want, tt.wantBody, tt.wantRan)
 			}

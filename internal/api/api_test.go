@@ -12,10 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/wdm-knative/webshop/internal/operation"
+
 	"github.com/wdm-knative/webshop/local/testenv"
 )
-
-func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestStatus(t *testing.T) {
 	errOutOfStock := NewError(ErrRejected, "insufficient stock")
@@ -97,20 +96,11 @@ func TestRouter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			code, header, body := testenv.Call(t, tt.method, srv.URL+tt.path)
+			if code != tt.wantStatus || body[tt.wantKey] == nil {
+				t.Fatalf("%s %s = %d %v; want %d with %q", tt.method, tt.path, code, body, tt.wantStatus, tt.wantKey)
 			}
-			defer resp.Body.Close()
-			var body map[string]any
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-				t.Fatalf("body is not JSON: %v", err)
-			}
-			if resp.StatusCode != tt.wantStatus || body[tt.wantKey] == nil {
-				t.Fatalf("%s %s = %d %v; want %d with %q", tt.method, tt.path, resp.StatusCode, body, tt.wantStatus, tt.wantKey)
-			}
-			if tt.wantStatus == 405 && resp.Header.Get("Allow") == "" {
+			if tt.wantStatus == 405 && header.Get("Allow") == "" {
 				t.Fatal("405 without Allow header")
 			}
 		})

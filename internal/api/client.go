@@ -20,7 +20,7 @@ func NewHTTPClient() *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			// No Proxy: calls stay inside the cluster (or on loopback locally).
-			DialContext:           RedialRefused(dialer.DialContext, RefusedWindow),
+			DialContext:           RedialRefused(dialer.DialContext, RefusedWindow, 50*time.Millisecond, RefusedWindow),
 			MaxIdleConns:          512,
 			MaxIdleConnsPerHost:   256,
 			IdleConnTimeout:       90 * time.Second,
@@ -39,8 +39,8 @@ const RefusedWindow = 3 * time.Second
 // DialFunc is the shape of net.Dialer.DialContext.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// RedialRefused dials again, with a doubling pause from 50 ms, while the
-// connection is refused, for up to window. A refused connect is often a
+// RedialRefused dials again while the connection is refused, for up to
+// window, after a pause of first that doubles up to longest. A refused connect is often a
 // moment's state in a cluster: a NetworkPolicy engine admits a new pod's
 // address only once it has seen the pod (kube-router adds it to its ipsets
 // a moment after the pod starts, and until then a policy naming the pod's
@@ -48,10 +48,10 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // refuses until its successor listens. Nothing was sent, so this is safe
 // for any request. Other errors, and the caller's context ending, return
 // at once.
-func RedialRefused(dial DialFunc, window time.Duration) DialFunc {
+func RedialRefused(dial DialFunc, window, first, longest time.Duration) DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		giveUp := time.Now().Add(window)
-		pause := 50 * time.Millisecond
+		pause := first
 		for {
 			conn, err := dial(ctx, network, addr)
 			if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().Add(pause).After(giveUp) {
@@ -62,7 +62,7 @@ func RedialRefused(dial DialFunc, window time.Duration) DialFunc {
 				return nil, err
 			case <-time.After(pause):
 			}
-			pause *= 2
+			pause = min(2*pause, longest)
 		}
 	}
 }

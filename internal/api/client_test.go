@@ -22,7 +22,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestRedialRefused(t *testing.T) {
-	dial := RedialRefused((&net.Dialer{}).DialContext, time.Second)
+	dial := RedialRefused((&net.Dialer{}).DialContext, time.Second, 50*time.Millisecond, time.Second)
 	tests := []struct {
 		name       string
 		listenIn   time.Duration // -1: never

@@ -8,105 +8,63 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
+// named is a parser of the path value called "amount".
+func named[T any](parse func(name, s string) (T, error)) func(string) (T, error) {
+	return func(s string) (T, error) { return parse("amount", s) }
+}
+
 func TestParseAmount(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{name: "zero", in: "0", want: 0},
-		{name: "plain", in: "42", want: 42},
-		{name: "leading zeros", in: "007", want: 7},
-		{name: "max int64", in: "9223372036854775807", want: math.MaxInt64},
-		{name: "past int64", in: "9223372036854775808", wantErr: true},
-		{name: "far past int64", in: "99999999999999999999999", wantErr: true},
-		{name: "empty", in: "", wantErr: true},
-		{name: "negative", in: "-1", wantErr: true},
-		{name: "plus sign", in: "+5", wantErr: true},
-		{name: "leading space", in: " 5", wantErr: true},
-		{name: "trailing junk", in: "5x", wantErr: true},
-		{name: "leading junk", in: "x5", wantErr: true},
-		{name: "hex", in: "0x10", wantErr: true},
-		{name: "float", in: "1.5", wantErr: true},
-		{name: "exponent", in: "1e3", wantErr: true},
-		{name: "underscore", in: "1_000", wantErr: true},
-		{name: "unicode digit", in: "٣", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseAmount("amount", tt.in)
-			if tt.wantErr {
-				if !errors.Is(err, ErrBadRequest) {
-					t.Fatalf("ParseAmount(%q) = %d, %v; want ErrBadRequest", tt.in, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("ParseAmount(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
-			}
-		})
-	}
+	testenv.CheckParse(t, named(ParseAmount), nil, ErrBadRequest, []testenv.ParseCase[int64]{
+		{Name: "zero", In: "0", Want: 0},
+		{Name: "plain", In: "42", Want: 42},
+		{Name: "leading zeros", In: "007", Want: 7},
+		{Name: "max int64", In: "9223372036854775807", Want: math.MaxInt64},
+		{Name: "past int64", In: "9223372036854775808", WantErr: true},
+		{Name: "far past int64", In: "99999999999999999999999", WantErr: true},
+		{Name: "empty", In: "", WantErr: true},
+		{Name: "negative", In: "-1", WantErr: true},
+		{Name: "plus sign", In: "+5", WantErr: true},
+		{Name: "leading space", In: " 5", WantErr: true},
+		{Name: "trailing junk", In: "5x", WantErr: true},
+		{Name: "leading junk", In: "x5", WantErr: true},
+		{Name: "hex", In: "0x10", WantErr: true},
+		{Name: "float", In: "1.5", WantErr: true},
+		{Name: "exponent", In: "1e3", WantErr: true},
+		{Name: "underscore", In: "1_000", WantErr: true},
+		{Name: "unicode digit", In: "٣", WantErr: true},
+	})
 }
 
 func TestParsePositive(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		wantErr bool
-	}{
-		{name: "one", in: "1"},
-		{name: "zero", in: "0", wantErr: true},
-		{name: "zeros", in: "000", wantErr: true},
-		{name: "negative", in: "-3", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParsePositive("amount", tt.in)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("ParsePositive(%q) err = %v, wantErr %v", tt.in, err, tt.wantErr)
-			}
-		})
-	}
+	testenv.CheckParse(t, named(ParsePositive), nil, ErrBadRequest, []testenv.ParseCase[int64]{
+		{Name: "one", In: "1", Want: 1},
+		{Name: "zero", In: "0", WantErr: true},
+		{Name: "zeros", In: "000", WantErr: true},
+		{Name: "negative", In: "-3", WantErr: true},
+	})
 }
 
 func TestParseID(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		wantErr bool
-	}{
-		{name: "digits", in: "0"},
-		{name: "uuid", in: "6f1c2b1e-3d7a-4c55-9a44-1f0e2d3c4b5a"},
-		{name: "unicode", in: "café-ü"},
-		{name: "slash (escaped in the path)", in: "a/b"},
-		{name: "exactly 128 bytes", in: strings.Repeat("a", 128)},
-		{name: "129 bytes", in: strings.Repeat("a", 129), wantErr: true},
-		{name: "128 bytes of 2-byte runes plus one", in: strings.Repeat("é", 64) + "a", wantErr: true},
-		{name: "empty", in: "", wantErr: true},
-		{name: "NUL", in: "a\x00b", wantErr: true},
-		{name: "newline", in: "a\nb", wantErr: true},
-		{name: "tab", in: "\t", wantErr: true},
-		{name: "DEL", in: "a\x7f", wantErr: true},
-		{name: "C1 control", in: "a\u0085", wantErr: true},
-		{name: "invalid UTF-8", in: "a\xffb", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseID("item_id", tt.in)
-			if tt.wantErr {
-				if !errors.Is(err, ErrBadRequest) {
-					t.Fatalf("ParseID(%q) = %q, %v; want ErrBadRequest", tt.in, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.in {
-				t.Fatalf("ParseID(%q) = %q, %v", tt.in, got, err)
-			}
-		})
-	}
+	testenv.CheckParse(t, named(ParseID), nil, ErrBadRequest, []testenv.ParseCase[string]{
+		{Name: "digits", In: "0", Want: "0"},
+		{Name: "uuid", In: "6f1c2b1e-3d7a-4c55-9a44-1f0e2d3c4b5a", Want: "6f1c2b1e-3d7a-4c55-9a44-1f0e2d3c4b5a"},
+		{Name: "unicode", In: "café-ü", Want: "café-ü"},
+		{Name: "slash (escaped in the path)", In: "a/b", Want: "a/b"},
+		{Name: "exactly 128 bytes", In: strings.Repeat("a", 128), Want: strings.Repeat("a", 128)},
+		{Name: "129 bytes", In: strings.Repeat("a", 129), WantErr: true},
+		{Name: "128 bytes of 2-byte runes plus one", In: strings.Repeat("é", 64) + "a", WantErr: true},
+		{Name: "empty", In: "", WantErr: true},
+		{Name: "NUL", In: "a\x00b", WantErr: true},
+		{Name: "newline", In: "a\nb", WantErr: true},
+		{Name: "tab", In: "\t", WantErr: true},
+		{Name: "DEL", In: "a\x7f", WantErr: true},
+		{Name: "C1 control", In: "a\u0085", WantErr: true},
+		{Name: "invalid UTF-8", In: "a\xffb", WantErr: true},
+	})
 }
 
 // FuzzParseAmount checks that whatever ParseAmount accepts is plain digits

@@ -47,7 +47,7 @@ type Saga struct {
 const sagaColumns = `id, order_id, user_id, items, total_cost, status, stock, payment, coalesce(reason, ''),
 	attempts, created_at, updated_at, decided_at`
 
-func scanSaga(row pgx.Row) (Saga, error) {
+func scanSaga(row pgx.CollectableRow) (Saga, error) {
 	var s Saga
 	err := row.Scan(&s.ID, &s.OrderID, &s.UserID, &s.Items, &s.TotalCost, &s.Status, &s.Stock, &s.Payment,
 		&s.Reason, &s.Attempts, &s.CreatedAt, &s.UpdatedAt, &s.DecidedAt)
@@ -96,13 +96,10 @@ func OrderStatus(ctx context.Context, db pgtx.Executor, orderID string) (string,
 // Sagas returns the sagas of an order, newest first (a failed checkout may
 // be retried, which starts a new saga), or ErrNoSaga.
 func Sagas(ctx context.Context, db pgtx.Executor, orderID string) ([]Saga, error) {
-	rows, err := db.Query(ctx, `SELECT `+sagaColumns+` FROM sagas WHERE order_id = $1 ORDER BY created_at DESC`, orderID)
+	out, err := pgtx.Collect(ctx, db, scanSaga, "read sagas",
+		`SELECT `+sagaColumns+` FROM sagas WHERE order_id = $1 ORDER BY created_at DESC`, orderID)
 	if err != nil {
-		return nil, fmt.Errorf("read sagas: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Saga, error) { return scanSaga(r) })
-	if err != nil {
-		return nil, fmt.Errorf("read sagas: %w", err)
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("order %q: %w", orderID, ErrNoSaga)
@@ -114,17 +111,9 @@ func Sagas(ctx context.Context, db pgtx.Executor, orderID string) ([]Saga, error
 // first. Age, not updated_at: the sweep touches updated_at on every
 // re-send, so a saga the sweep keeps re-driving in vain never looks idle.
 func Stuck(ctx context.Context, db pgtx.Executor, olderThan time.Duration, limit int) ([]Saga, error) {
-	rows, err := db.Query(ctx, `SELECT `+sagaColumns+` FROM sagas
+	return pgtx.Collect(ctx, db, scanSaga, "read stuck sagas", `SELECT `+sagaColumns+` FROM sagas
 		WHERE status IN ('pending', 'compensating') AND created_at < now() - $1 * interval '1 millisecond'
 		ORDER BY created_at LIMIT $2`, olderThan.Milliseconds(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("read stuck sagas: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Saga, error) { return scanSaga(r) })
-	if err != nil {
-		return nil, fmt.Errorf("read stuck sagas: %w", err)
-	}
-	return out, nil
 }
 
 // CountStuck counts what Stuck would list (without a limit), for the
@@ -140,7 +129,8 @@ func CountStuck(ctx context.Context, db pgtx.Executor, olderThan time.Duration) 
 	return n, nil
 }
 
-// StockEntry is a saga's row in the stock ledger.
+// StockEntry is a saga's row in the stock ledger (its fields in the order
+// StockLedger selects them).
 type StockEntry struct {
 	SagaID    string          `json:"saga_id"`
 	State     string          `json:"state"`
@@ -151,7 +141,8 @@ type StockEntry struct {
 	UpdatedAt time.Time       `json:"updated_at"`
 }
 
-// PaymentEntry is a saga's row in the payment ledger.
+// PaymentEntry is a saga's row in the payment ledger (its fields in the
+// order PaymentLedger selects them).
 type PaymentEntry struct {
 	SagaID    string    `json:"saga_id"`
 	UserID    string    `json:"user_id"`
@@ -164,36 +155,14 @@ type PaymentEntry struct {
 
 // StockLedger returns the stock ledger rows of the given sagas.
 func StockLedger(ctx context.Context, db pgtx.Executor, sagaIDs []string) ([]StockEntry, error) {
-	rows, err := db.Query(ctx, `SELECT saga_id, state, items, coalesce(reason, ''), coalesce(item_id, ''), created_at, updated_at
+	return pgtx.Collect(ctx, db, pgx.RowToStructByPos[StockEntry], "read stock ledger",
+		`SELECT saga_id, state, items, coalesce(reason, ''), coalesce(item_id, ''), created_at, updated_at
 		FROM stock_ledger WHERE saga_id = ANY($1) ORDER BY created_at`, sagaIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read stock ledger: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StockEntry, error) {
-		var e StockEntry
-		err := r.Scan(&e.SagaID, &e.State, &e.Items, &e.Reason, &e.ItemID, &e.CreatedAt, &e.UpdatedAt)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read stock ledger: %w", err)
-	}
-	return out, nil
 }
 
 // PaymentLedger returns the payment ledger rows of the given sagas.
 func PaymentLedger(ctx context.Context, db pgtx.Executor, sagaIDs []string) ([]PaymentEntry, error) {
-	rows, err := db.Query(ctx, `SELECT saga_id, user_id, state, amount, coalesce(reason, ''), created_at, updated_at
+	return pgtx.Collect(ctx, db, pgx.RowToStructByPos[PaymentEntry], "read payment ledger",
+		`SELECT saga_id, user_id, state, amount, coalesce(reason, ''), created_at, updated_at
 		FROM payment_ledger WHERE saga_id = ANY($1) ORDER BY created_at`, sagaIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read payment ledger: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PaymentEntry, error) {
-		var e PaymentEntry
-		err := r.Scan(&e.SagaID, &e.UserID, &e.State, &e.Amount, &e.Reason, &e.CreatedAt, &e.UpdatedAt)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read payment ledger: %w", err)
-	}
-	return out, nil
 }

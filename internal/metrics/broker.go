@@ -25,36 +25,23 @@ const (
 // NewBroker registers the broker series on reg.
 func NewBroker(reg prometheus.Registerer) *Broker {
 	m := &Broker{
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "broker", Name: "published_total",
-			Help: "Events published to the broker's exchange and confirmed by RabbitMQ, by source (ingress, reply).",
-		}, []string{"source"}),
-		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "broker", Name: "delivered_total",
-			Help: "Events a Trigger's subscriber answered for good (2xx, or a non-retryable 4xx) and the broker acked, by trigger and status code.",
-		}, []string{"trigger", "code"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "broker", Name: "retries_total",
-			Help: "Delivery attempts repeated after a retryable failure, by trigger.",
-		}, []string{"trigger"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "broker", Name: "dead_letters_total",
-			Help: "Events sent to the dead-letter queue, by trigger.",
-		}, []string{"trigger"}),
+		published: newCounterVec("broker", "published_total",
+			"Events published to the broker's exchange and confirmed by RabbitMQ, by source (ingress, reply).", "source"),
+		delivered: newCounterVec("broker", "delivered_total",
+			"Events a Trigger's subscriber answered for good (2xx, or a non-retryable 4xx) and the broker acked, by trigger and status code.",
+			"trigger", "code"),
+		retries: newCounterVec("broker", "retries_total",
+			"Delivery attempts repeated after a retryable failure, by trigger.", "trigger"),
+		deadLetters: newCounterVec("broker", "dead_letters_total",
+			"Events sent to the dead-letter queue, by trigger.", "trigger"),
+		refused: newCounterVec("broker", "refused_total",
+			"Events a subscriber refused with a status Knative does not retry (e.g. 400): acked and dropped, "+
+				"not dead-lettered, as eventing-rabbitmq does; by trigger and status code.", "trigger", "code"),
+		deadLetterSent: newCounter("broker", "dead_letter_sink_delivered_total",
+			"Dead letters the broker handed to a Trigger's deadLetterSink (the dead-letter operation)."),
+		unrouted: newCounterVec("broker", "unrouted_total",
+			"Events no Trigger's filter matches, accepted and dropped without a publish (the exchange would drop them), by source.", "source"),
 	}
-	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "broker", Name: "refused_total",
-		Help: "Events a subscriber refused with a status Knative does not retry (e.g. 400): acked and dropped, " +
-			"not dead-lettered, as eventing-rabbitmq does; by trigger and status code.",
-	}, []string{"trigger", "code"})
-	m.deadLetterSent = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "broker", Name: "dead_letter_sink_delivered_total",
-		Help: "Dead letters the broker handed to a Trigger's deadLetterSink (the dead-letter operation).",
-	})
-	m.unrouted = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "broker", Name: "unrouted_total",
-		Help: "Events no Trigger's filter matches, accepted and dropped without a publish (the exchange would drop them), by source.",
-	}, []string{"source"})
 	m.ingressUnrouted = m.unrouted.WithLabelValues(SourceIngress)
 	m.replyUnrouted = m.unrouted.WithLabelValues(SourceReply)
 	m.ingress = m.published.WithLabelValues(SourceIngress)

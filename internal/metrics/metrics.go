@@ -19,6 +19,20 @@ import (
 // namespace prefixes every series of the project ("wdm_...").
 const namespace = "wdm"
 
+// newCounter and newCounterVec are a counter of the project's namespace,
+// without and with labels; histogramOpts are the options of a histogram.
+func newCounter(subsystem, name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help})
+}
+
+func newCounterVec(subsystem, name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help}, labels)
+}
+
+func histogramOpts(subsystem, name, help string, buckets []float64) prometheus.HistogramOpts {
+	return prometheus.HistogramOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help, Buckets: buckets}
+}
+
 // NewRegistry returns a process's registry, with the Go runtime and process
 // collectors (memory, goroutines, CPU, open files) that every service should
 // export next to its own series.

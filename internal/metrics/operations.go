@@ -14,10 +14,8 @@ type DeadLetters struct {
 
 // NewDeadLetters registers the dead-letter series on reg.
 func NewDeadLetters(reg prometheus.Registerer) *DeadLetters {
-	m := &DeadLetters{stored: prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "dead_letters", Name: "stored_total",
-		Help: "Dead-lettered events stored for inspection and replay (a repeat of one already stored is not counted).",
-	})}
+	m := &DeadLetters{stored: newCounter("dead_letters", "stored_total",
+		"Dead-lettered events stored for inspection and replay (a repeat of one already stored is not counted).")}
 	reg.MustRegister(m.stored)
 	return m
 }

@@ -22,15 +22,9 @@ type Requests struct {
 // NewRequests registers the request series on reg.
 func NewRequests(reg prometheus.Registerer) *Requests {
 	m := &Requests{
-		total: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "http", Name: "requests_total",
-			Help: "Requests served, by operation and HTTP status code.",
-		}, []string{"operation", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
-			Help:    "Time to serve a request, by operation.",
-			Buckets: requestBuckets,
-		}, []string{"operation"}),
+		total: newCounterVec("http", "requests_total", "Requests served, by operation and HTTP status code.", "operation", "code"),
+		duration: prometheus.NewHistogramVec(histogramOpts("http", "request_duration_seconds",
+			"Time to serve a request, by operation.", requestBuckets), []string{"operation"}),
 	}
 	reg.MustRegister(m.total, m.duration)
 	return m

@@ -28,15 +28,9 @@ type Saga struct {
 // failure.
 func NewSaga(reg prometheus.Registerer) *Saga {
 	m := &Saga{
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "saga", Name: "outcomes_total",
-			Help: "Checkout sagas decided, by outcome (paid, failed).",
-		}, []string{"outcome"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Subsystem: "saga", Name: "duration_seconds",
-			Help:    "Time from a checkout saga's start to its decision.",
-			Buckets: sagaBuckets,
-		}),
+		outcomes: newCounterVec("saga", "outcomes_total", "Checkout sagas decided, by outcome (paid, failed).", "outcome"),
+		duration: prometheus.NewHistogram(histogramOpts("saga", "duration_seconds",
+			"Time from a checkout saga's start to its decision.", sagaBuckets)),
 	}
 	m.paid = m.outcomes.WithLabelValues(OutcomePaid)
 	m.failed = m.outcomes.WithLabelValues(OutcomeFailed)

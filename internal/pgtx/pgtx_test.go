@@ -3,6 +3,7 @@ package pgtx_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -191,5 +192,24 @@ func TestRetryRealDeadlock(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Errorf("transaction failed after retries: %v", err)
 		}
+	}
+}
+
+func TestCollect(t *testing.T) {
+	t.Parallel()
+	p := pool(t)
+	ctx := context.Background()
+	if _, err := p.Exec(ctx, `INSERT INTO t VALUES (1), (2), (3)`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgtx.Collect(ctx, p, pgx.RowTo[int32], "read t", `SELECT v FROM t WHERE v > $1 ORDER BY v`, 1)
+	if err != nil || len(got) != 2 || got[0] != 2 || got[1] != 3 {
+		t.Fatalf("Collect = %v, %v; want [2 3]", got, err)
+	}
+	if _, err := pgtx.Collect(ctx, p, pgx.RowTo[int32], "read u", `SELECT v FROM u`); err == nil || !strings.HasPrefix(err.Error(), "read u: ") {
+		t.Fatalf("query error = %v, want it worded as read u: ...", err)
+	}
+	if _, err := pgtx.Collect(ctx, p, pgx.RowTo[int32], "read t", `SELECT 'x'::text`); err == nil || !strings.HasPrefix(err.Error(), "read t: ") {
+		t.Fatalf("scan error = %v, want it worded as read t: ...", err)
 	}
 }

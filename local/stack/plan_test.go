@@ -62,19 +62,27 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// planned is the process plan of grouping, each process at base URL
+// http://<its name>.
+func planned(t *testing.T, grouping string) ([]Process, map[string]string) {
+	t.Helper()
+	procs, err := Plan(grouping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{}
+	for _, p := range procs {
+		base[p.Name] = "http://" + p.Name
+	}
+	return procs, base
+}
+
 // Every HTTP operation is routed and every event operation subscribed, to
 // the process that serves it.
 func TestRouteSettings(t *testing.T) {
 	for _, grouping := range []string{GroupByDomain, GroupByOperation} {
 		t.Run(grouping, func(t *testing.T) {
-			procs, err := Plan(grouping)
-			if err != nil {
-				t.Fatal(err)
-			}
-			base := map[string]string{}
-			for _, p := range procs {
-				base[p.Name] = "http://" + p.Name
-			}
+			procs, base := planned(t, grouping)
 			routes, subscribers := routeSettings(procs, base)
 			entries := map[string]string{}
 			for _, setting := range []string{routes, subscribers} {
@@ -101,14 +109,7 @@ func TestRouteSettings(t *testing.T) {
 // find operations, as it would reach cluster-local Services.
 func TestServingURL(t *testing.T) {
 	for _, grouping := range []string{GroupByDomain, GroupByOperation} {
-		procs, err := Plan(grouping)
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := map[string]string{}
-		for _, p := range procs {
-			base[p.Name] = "http://" + p.Name
-		}
+		procs, base := planned(t, grouping)
 		cases := []struct{ op, wantDomain, wantOperation string }{
 			{"stock-find", "http://stock", "http://stock-find"},
 			{"payment-find-user", "http://payment", "http://payment-find-user"},

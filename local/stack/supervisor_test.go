@@ -14,6 +14,17 @@ import (
 	"github.com/wdm-knative/webshop/local/servers"
 )
 
+// supervised is a supervisor stopped when the test ends and a context that
+// gives its starts 10 s.
+func supervised(t *testing.T) (*Supervisor, context.Context) {
+	t.Helper()
+	s := NewSupervisor(quietLog())
+	t.Cleanup(s.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return s, ctx
+}
+
 func quietLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 // sleeper is a component whose process forks a child, so that tests see
@@ -52,10 +63,7 @@ func TestSupervisorRestartsKilledProcessWithin2s(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewSupervisor(quietLog())
-			defer s.Stop()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			s, ctx := supervised(t)
 			if err := s.Start(ctx, sleeper("sleeper", t.TempDir())); err != nil {
 				t.Fatal(err)
 			}
@@ -124,10 +132,7 @@ func TestSupervisorStopLeavesNoProcesses(t *testing.T) {
 }
 
 func TestSupervisorGivesUpOnComponentThatNeverGetsReady(t *testing.T) {
-	s := NewSupervisor(quietLog())
-	defer s.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	s, ctx := supervised(t)
 	broken := Component{
 		Name:    "broken",
 		Command: func() (*exec.Cmd, error) { return exec.Command("sh", "-c", "exit 3"), nil },
@@ -146,10 +151,7 @@ func TestSupervisorGivesUpOnComponentThatNeverGetsReady(t *testing.T) {
 }
 
 func TestSupervisorBacksOffCrashLoop(t *testing.T) {
-	s := NewSupervisor(quietLog())
-	defer s.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	s, ctx := supervised(t)
 	// Ready as soon as it starts, then dies: restarts are spaced 0.2, 0.4, 0.8, 1.6 s.
 	crasher := Component{
 		Name:    "crasher",

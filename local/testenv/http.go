@@ -11,6 +11,13 @@ import (
 // be a JSON object: every answer of the shop's API is, errors included.
 func CallJSON(t testing.TB, method, url string) (int, map[string]any) {
 	t.Helper()
+	code, _, body := Call(t, method, url)
+	return code, body
+}
+
+// Call is CallJSON that also returns the answer's headers.
+func Call(t testing.TB, method, url string) (int, http.Header, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +35,7 @@ func CallJSON(t testing.TB, method, url string) (int, map[string]any) {
 	if err := json.Unmarshal(raw, &body); err != nil {
 		t.Fatalf("%s %s: %d, body is not a JSON object: %q", method, url, resp.StatusCode, raw)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, resp.Header, body
 }
 
 // MustJSON is CallJSON that fails the test unless the answer is 200.

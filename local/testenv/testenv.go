@@ -1,12 +1,16 @@
 // Package testenv gives tests real PostgreSQL and RabbitMQ servers: the ones
 // `make test` started (named by WDM_TEST_PG_ADDR and WDM_TEST_AMQP_URL), or
-// private instances this test binary starts on first use and Main stops.
+// private instances this test binary starts on first use and Main stops. It
+// also holds the small helpers tests of many packages share: a call of the
+// API (Call), a RabbitMQ channel, a generated file kept in step, and a
+// parser's table test.
 package testenv
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,30 +61,34 @@ func NewDatabase(t testing.TB) string {
 // must name their exchanges and queues uniquely.
 func AMQPURL(t testing.TB) string {
 	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	if amqpURL == "" {
-		amqpURL = os.Getenv("WDM_TEST_AMQP_URL")
-	}
-	if amqpURL == "" {
+	return shared(t, &amqpURL, "WDM_TEST_AMQP_URL", func() string {
 		r, _ := OwnRabbitMQ(t, false)
-		amqpURL = r.URL()
-	}
-	return amqpURL
+		return r.URL()
+	})
 }
 
 func postgresAddr(t testing.TB) string {
 	t.Helper()
+	return shared(t, &pgAddr, "WDM_TEST_PG_ADDR", func() string {
+		p, _ := OwnPostgres(t, false)
+		return fmt.Sprintf("127.0.0.1:%d", p.Port)
+	})
+}
+
+// shared is the address in *addr: the first caller sets it from the
+// environment variable env (the server make test started), or else from the
+// server start starts for this test binary.
+func shared(t testing.TB, addr *string, env string, start func() string) string {
+	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if pgAddr == "" {
-		pgAddr = os.Getenv("WDM_TEST_PG_ADDR")
+	if *addr == "" {
+		*addr = os.Getenv(env)
 	}
-	if pgAddr == "" {
-		p, _ := OwnPostgres(t, false)
-		pgAddr = fmt.Sprintf("127.0.0.1:%d", p.Port)
+	if *addr == "" {
+		*addr = start()
 	}
-	return pgAddr
+	return *addr
 }
 
 // OwnPostgres starts a private PostgreSQL server that only this caller uses,
@@ -88,56 +96,54 @@ func postgresAddr(t testing.TB) string {
 // otherwise when Main returns.
 func OwnPostgres(t testing.TB, perTest bool) (*servers.Postgres, *servers.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	port, err := servers.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "wdm-test-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(dir, 0o755)
-	p, err := servers.NewPostgres(ctx, filepath.Join(dir, "pg"), port)
-	if err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	s, err := servers.StartServer(ctx, p.Command, p.WaitReady)
-	if err != nil {
-		t.Fatalf("start postgres: %v", err)
-	}
-	track(t, s, perTest)
-	return p, s
+	return own(t, perTest, "postgres", func(ctx context.Context, dir string, port func() int) (*servers.Postgres, error) {
+		_ = os.Chmod(dir, 0o755)
+		return servers.NewPostgres(ctx, filepath.Join(dir, "pg"), port())
+	})
 }
 
 // OwnRabbitMQ starts a private RabbitMQ node that only this caller uses.
 func OwnRabbitMQ(t testing.TB, perTest bool) (*servers.RabbitMQ, *servers.Server) {
 	t.Helper()
+	return own(t, perTest, "rabbitmq", func(_ context.Context, dir string, port func() int) (*servers.RabbitMQ, error) {
+		return servers.NewRabbitMQ(dir, port(), port())
+	})
+}
+
+// server is what own starts: a command and how to tell it is ready.
+type server interface {
+	Command() (*exec.Cmd, error)
+	WaitReady(ctx context.Context) error
+}
+
+// own starts the server that configure sets up in a new temporary folder
+// (port draws a free port) and tracks it as OwnPostgres says.
+func own[S server](t testing.TB, perTest bool, what string,
+	configure func(ctx context.Context, dir string, port func() int) (S, error)) (S, *servers.Server) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	port, err := servers.FreePort()
+	dir, err := os.MkdirTemp("", "wdm-test-"+what+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dist, err := servers.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	port := func() int {
+		p, err := servers.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	dir, err := os.MkdirTemp("", "wdm-test-rmq-")
+	srv, err := configure(ctx, dir, port)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	r, err := servers.NewRabbitMQ(dir, port, dist)
+	s, err := servers.StartServer(ctx, srv.Command, srv.WaitReady)
 	if err != nil {
-		t.Fatalf("rabbitmq: %v", err)
-	}
-	s, err := servers.StartServer(ctx, r.Command, r.WaitReady)
-	if err != nil {
-		t.Fatalf("start rabbitmq: %v", err)
+		t.Fatalf("start %s: %v", what, err)
 	}
 	track(t, s, perTest)
-	return r, s
+	return srv, s
 }
 
 func track(t testing.TB, s *servers.Server, perTest bool) {

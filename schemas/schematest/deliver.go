@@ -73,10 +73,11 @@ var StepRaces = []StepRace{
 	{"the same step delivered at once", nil, []string{"step", "step", "step", "step", "step", "step"}, true},
 	{"the same compensation delivered at once", []string{"step"}, []string{"undo", "undo", "undo", "undo", "undo"}, false},
 	{"compensation racing its step", nil, []string{"step", "undo", "step", "undo"}, false},
+	{"compensation between two deliveries of its step", nil, []string{"step", "undo", "step"}, false},
 	{"late steps after a tombstone", []string{"undo"}, []string{"step", "step", "step", "step"}, false},
 }
 
-// RunStepRaces runs every StepRace, several rounds each. round gives the
+// RunStepRaces runs every StepRace, 30 rounds each. round gives the
 // round's deliveries of the step and its compensation, on fresh rows, and
 // taken, which reads what the step has taken so far (once when it stands):
 // it must be exactly once or nothing, and all replies to one input the same.
@@ -84,7 +85,7 @@ func RunStepRaces(t *testing.T, round func(t *testing.T, i int) (step, undo Deli
 	for _, c := range StepRaces {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			for i := range 10 {
+			for i := range 30 {
 				step, undo, taken, once := round(t, i)
 				delivery := map[string]Delivery{"step": step, "undo": undo}
 				for _, name := range c.Before {

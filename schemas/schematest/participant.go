@@ -29,9 +29,18 @@ func mustNew(id, source, typ string, data schemas.Data) event.Event {
 	return e
 }
 
-// CheckPermanent fails the test unless every handler of ops refuses bad
-// with eventhttp.ErrPermanent, so the broker does not retry it.
-func CheckPermanent(t *testing.T, ops map[string]eventhttp.Handler, bad event.Event) {
+// CheckPermanent fails the test unless every handler of ops refuses an
+// event of type typ carrying data, which does not fit its schema, with
+// eventhttp.ErrPermanent, so the broker does not retry it.
+func CheckPermanent(t *testing.T, ops map[string]eventhttp.Handler, typ string, data any) {
+	t.Helper()
+	bad := event.New()
+	bad.SetID("x")
+	bad.SetSource("/test")
+	bad.SetType(typ)
+	if err := bad.SetData(event.ApplicationJSON, data); err != nil {
+		t.Fatal(err)
+	}
 	for name, h := range ops {
 		t.Run(name, func(t *testing.T) {
 			if _, err := h(context.Background(), bad); !errors.Is(err, eventhttp.ErrPermanent) {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wdm-knative/webshop/internal/shopclient"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 func TestEndpoint(t *testing.T) {
@@ -367,29 +368,14 @@ func TestNiceTicks(t *testing.T) {
 }
 
 func TestParseCPULine(t *testing.T) {
-	cases := []struct {
-		name    string
-		line    string
-		want    float64
-		wantErr bool
-	}{
-		{"busy excludes idle and iowait", "cpu  100 20 30 5000 70 1 2 3 0 0", 1.56, false},
-		{"guest fields are not added twice", "cpu  100 0 0 0 0 0 0 0 400 400", 1.00, false},
-		{"a per-core line is refused", "cpu0 1 2 3 4 5 6 7 8", 0, true},
-		{"junk is refused", "cpu  1 x 3 4 5 6 7 8", 0, true},
-		{"too short", "cpu 1 2", 0, true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := parseCPULine(c.line)
-			if (err != nil) != c.wantErr {
-				t.Fatalf("err = %v, want error %v", err, c.wantErr)
-			}
-			if !c.wantErr && math.Abs(got-c.want) > 1e-9 {
-				t.Fatalf("busy = %v, want %v", got, c.want)
-			}
-		})
-	}
+	near := func(got, want float64) bool { return math.Abs(got-want) <= 1e-9 }
+	testenv.CheckParse(t, parseCPULine, near, nil, []testenv.ParseCase[float64]{
+		{Name: "busy excludes idle and iowait", In: "cpu  100 20 30 5000 70 1 2 3 0 0", Want: 1.56},
+		{Name: "guest fields are not added twice", In: "cpu  100 0 0 0 0 0 0 0 400 400", Want: 1.00},
+		{Name: "a per-core line is refused", In: "cpu0 1 2 3 4 5 6 7 8", WantErr: true},
+		{Name: "junk is refused", In: "cpu  1 x 3 4 5 6 7 8", WantErr: true},
+		{Name: "too short", In: "cpu 1 2", WantErr: true},
+	})
 }
 
 func TestFreshOrderPicksEachOrderOnce(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 // ramp is n readings from a to b in equal steps.
@@ -145,28 +147,13 @@ func TestFlat(t *testing.T) {
 }
 
 func TestParseMetrics(t *testing.T) {
-	tests := []struct {
-		name    string
-		text    string
-		want    Process
-		wantErr bool
-	}{
-		{"all three among others", "# HELP go_goroutines x\n# TYPE go_goroutines gauge\ngo_goroutines 42\n" +
+	parse := func(text string) (Process, error) { return parseMetrics(strings.NewReader(text)) }
+	testenv.CheckParse(t, parse, nil, nil, []testenv.ParseCase[Process]{
+		{Name: "all three among others", In: "# HELP go_goroutines x\n# TYPE go_goroutines gauge\ngo_goroutines 42\n" +
 			"go_gc_duration_seconds{quantile=\"0\"} 1e-05\nprocess_resident_memory_bytes 2.5e+07\nprocess_start_time_seconds 1.7e+09\n",
-			Process{Goroutines: 42, RSSBytes: 2.5e7, StartTime: 1.7e9}, false},
-		{"a series missing", "go_goroutines 42\nprocess_start_time_seconds 1\n", Process{}, true},
-		{"not a number", "go_goroutines many\nprocess_resident_memory_bytes 1\nprocess_start_time_seconds 1\n", Process{}, true},
-		{"a longer name is another series", "go_goroutines_total 1\nprocess_resident_memory_bytes 1\nprocess_start_time_seconds 1\n", Process{}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseMetrics(strings.NewReader(tt.text))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+			Want: Process{Goroutines: 42, RSSBytes: 2.5e7, StartTime: 1.7e9}},
+		{Name: "a series missing", In: "go_goroutines 42\nprocess_start_time_seconds 1\n", WantErr: true},
+		{Name: "not a number", In: "go_goroutines many\nprocess_resident_memory_bytes 1\nprocess_start_time_seconds 1\n", WantErr: true},
+		{Name: "a longer name is another series", In: "go_goroutines_total 1\nprocess_resident_memory_bytes 1\nprocess_start_time_seconds 1\n", WantErr: true},
+	})
 }

@@ -41,15 +41,7 @@ func TestSamplerReadsTheStack(t *testing.T) {
 	}
 
 	amqpURL := testenv.AMQPURL(t)
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.AMQPChannel(t, amqpURL)
 	queue := fmt.Sprintf("soak-test-%d", os.Getpid())
 	dlq := queue + ".dead-letter"
 	for _, q := range []string{queue, dlq} {

@@ -6,7 +6,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,9 +15,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
 )
 
@@ -103,7 +102,7 @@ func New(routes Routes, opts Options) http.Handler {
 		}
 	}
 	ok := func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
 	mux.HandleFunc("GET /health/readiness", ok)
 	mux.HandleFunc("GET /health/liveness", ok)
@@ -130,10 +129,10 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed on " + r.URL.Path})
+		api.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed on " + r.URL.Path})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no route for " + r.Method + " " + r.URL.Path})
+	api.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "no route for " + r.Method + " " + r.URL.Path})
 }
 
 // copyBuffers recycles the proxy's 32 KiB copy buffers, which it would
@@ -165,7 +164,7 @@ func newProxy(upstream *url.URL, transport http.RoundTripper, log *slog.Logger) 
 				return // the client left; nobody reads an answer
 			}
 			log.Warn("upstream unavailable", "upstream", upstream.String(), "path", r.URL.Path, "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "upstream unavailable: " + upstream.Host})
+			api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "upstream unavailable: " + upstream.Host})
 		},
 	}
 }
@@ -177,9 +176,8 @@ func newTransport(dialRetry time.Duration) *http.Transport {
 	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy: nil, // upstreams are loopback; a proxy from the environment must not apply
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialRetrying(ctx, dialer, network, addr, dialRetry)
-		},
+		// Retry while the upstream refuses (restarting), every 250 ms at most.
+		DialContext:           api.RedialRefused(dialer.DialContext, dialRetry, 20*time.Millisecond, 250*time.Millisecond),
 		MaxIdleConns:          4096,
 		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
@@ -187,29 +185,4 @@ func newTransport(dialRetry time.Duration) *http.Transport {
 		DisableCompression:    true, // loopback: compression costs CPU and saves nothing
 		ForceAttemptHTTP2:     false,
 	}
-}
-
-// dialRetrying dials, retrying while the upstream refuses connections, for
-// at most window.
-func dialRetrying(ctx context.Context, d *net.Dialer, network, addr string, window time.Duration) (net.Conn, error) {
-	deadline := time.Now().Add(window)
-	wait := 20 * time.Millisecond
-	for {
-		conn, err := d.DialContext(ctx, network, addr)
-		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().Add(wait).After(deadline) {
-			return conn, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 250*time.Millisecond)
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/local/stack/gateway"
+	"github.com/wdm-knative/webshop/local/testenv"
 )
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -93,21 +93,15 @@ func TestErrorsAreJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, gw.URL+tt.path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			code, header, body := testenv.Call(t, tt.method, gw.URL+tt.path)
+			if code != tt.status {
+				t.Errorf("status %d, want %d", code, tt.status)
 			}
-			defer resp.Body.Close()
-			if resp.StatusCode != tt.status {
-				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			if ct := header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q, want application/json", ct)
 			}
-			var body struct{ Error string }
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Error == "" {
-				t.Errorf("body: %v, error %q; want {\"error\": ...}", err, body.Error)
+			if msg, _ := body["error"].(string); msg == "" {
+				t.Errorf("body %v; want {\"error\": ...}", body)
 			}
 		})
 	}
