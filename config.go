@@ -51,6 +51,8 @@ type Config struct {
 	// SagaDeadline is how long a saga may stay pending (no rejection, not
 	// yet paid) before the sweep decides it failed and compensates.
 	SagaDeadline time.Duration `envconfig:"SAGA_DEADLINE"`
+	// SagaSendTimeout bounds handing one event to the broker.
+	SagaSendTimeout time.Duration `envconfig:"SAGA_SEND_TIMEOUT"`
 	// SagaSweepInterval is the period of the sweep inside the process
 	// serving saga-sweep (the PingSource is only its backstop).
 	SagaSweepInterval time.Duration `envconfig:"SAGA_SWEEP_INTERVAL"`
@@ -130,7 +132,7 @@ func (c Config) operations() ([]operation.Operation, error) {
 // sagaOptions are the saga's settings among c.
 func (c Config) sagaOptions() saga.Options {
 	return saga.Options{CheckoutTimeout: c.CheckoutTimeout, StallAfter: c.SagaStallAfter,
-		Deadline: c.SagaDeadline, SweepEvery: c.SagaSweepInterval}
+		Deadline: c.SagaDeadline, SendTimeout: c.SagaSendTimeout, SweepEvery: c.SagaSweepInterval}
 }
 
 // dsn is the setting name and value of a database's DSN.

@@ -52,7 +52,9 @@ type wiring struct {
 	log    *slog.Logger
 	pools  map[string]*pgxpool.Pool // by database: "order", "stock", "payment"
 	client *http.Client             // for calls to other functions
-	onStop []func(context.Context) error
+	// sendClient sends events to the broker; each send's context bounds it.
+	sendClient *http.Client
+	onStop     []func(context.Context) error
 
 	// registry holds this start's series, served on GET /metrics. A new
 	// one per Start, so a restarted Function registers its series afresh
@@ -86,7 +88,7 @@ func (f *Function) StartWith(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	reg := metrics.NewRegistry()
-	w := &wiring{cfg: cfg, ops: ops, log: f.log, pools: map[string]*pgxpool.Pool{}, client: api.NewHTTPClient(),
+	w := &wiring{cfg: cfg, ops: ops, log: f.log, pools: map[string]*pgxpool.Pool{}, client: api.NewHTTPClient(), sendClient: api.NewSendClient(),
 		registry: reg, requests: metrics.NewRequests(reg)}
 	defer func() {
 		if err != nil {
@@ -199,5 +201,6 @@ func (w *wiring) stop(ctx context.Context) error {
 		p.Close()
 	}
 	w.client.CloseIdleConnections()
+	w.sendClient.CloseIdleConnections()
 	return errors.Join(errs...)
 }

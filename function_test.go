@@ -108,6 +108,17 @@ func TestLoadConfig(t *testing.T) {
 	if cfg.Function != "stock-find" || cfg.LogLevel.String() != "DEBUG" || cfg.Listen() != "127.0.0.1:9123" || cfg.DBMaxConns != 16 {
 		t.Fatalf("config = %+v", cfg)
 	}
+	if o := cfg.sagaOptions(); o.SendTimeout != 0 || o.Deadline != 0 {
+		t.Fatalf("unset saga settings = %+v, want zero (saga.DefaultOptions fills them)", o)
+	}
+	t.Setenv("SAGA_SEND_TIMEOUT", "150s")
+	t.Setenv("SAGA_DEADLINE", "90s")
+	if cfg, err = LoadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.sagaOptions(); o.SendTimeout != 150*time.Second || o.Deadline != 90*time.Second {
+		t.Fatalf("saga settings = %+v, want SendTimeout 150s and Deadline 90s", o)
+	}
 
 	t.Setenv("LOG_LEVEL", "loud")
 	if _, err := LoadConfig(); err == nil {

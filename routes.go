@@ -186,5 +186,5 @@ func (w *wiring) background(ctx context.Context, fn func(context.Context)) {
 
 // sink sends events to the broker's ingress (K_SINK).
 func (w *wiring) sink() eventhttp.Sender {
-	return eventhttp.Sender{URL: w.cfg.Sink, Client: w.client}
+	return eventhttp.Sender{URL: w.cfg.Sink, Client: w.sendClient}
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/wdm-knative/webshop/schemas"
 )
 
-// sendTimeout bounds handing checkout.requested to the broker; if it does
-// not make it, the recovery sweep re-sends it.
-const sendTimeout = 5 * time.Second
-
 // Checkout serves POST /orders/checkout/{order_id} (operation
 // order-checkout), the saga's start and its synchronous answer (API.md,
 // Checkout semantics): 200 once the order is paid (at once if it was
@@ -26,13 +22,15 @@ type Checkout struct {
 	store    *Store
 	outcomes *Outcomes
 	sink     Sender
-	timeout  time.Duration
+	timeout  time.Duration // for the saga's outcome
+	send     time.Duration // for handing checkout.requested to the broker
 	log      *slog.Logger
 }
 
 // NewCheckout returns the checkout handler; outcomes must be running.
 func NewCheckout(store *Store, outcomes *Outcomes, sink Sender, opts Options, log *slog.Logger) *Checkout {
-	return &Checkout{store: store, outcomes: outcomes, sink: sink, timeout: opts.withDefaults().CheckoutTimeout, log: log}
+	opts = opts.withDefaults()
+	return &Checkout{store: store, outcomes: outcomes, sink: sink, timeout: opts.CheckoutTimeout, send: opts.SendTimeout, log: log}
 }
 
 // checkoutResponse is the body of a 200.
@@ -105,7 +103,8 @@ func (c *Checkout) request(ctx context.Context, sg Saga) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	// If it does not make it in time, the recovery sweep re-sends it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.send)
 	defer cancel()
 	return c.sink.Send(ctx, e)
 }

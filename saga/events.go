@@ -34,6 +34,12 @@ type Options struct {
 	// up on it and compensates (tombstones make that safe even if the
 	// replies are merely late).
 	Deadline time.Duration
+	// SendTimeout bounds handing one event to the broker (the checkout's
+	// request, each of the sweep's re-sends). RabbitMQ's broker answers
+	// once the event is confirmed in its queue; a channel-based broker only
+	// once every Trigger has delivered it, retries and dead letter included
+	// (docs/cluster.md), and cutting that short cancels the deliveries.
+	SendTimeout time.Duration
 	// SweepEvery is the period of the in-process sweep (RunSweeps).
 	SweepEvery time.Duration
 	// Batch is how many sagas one sweep statement claims.
@@ -47,6 +53,7 @@ var DefaultOptions = Options{
 	CheckoutTimeout: 30 * time.Second,
 	StallAfter:      5 * time.Second,
 	Deadline:        30 * time.Second,
+	SendTimeout:     5 * time.Second,
 	SweepEvery:      2 * time.Second,
 	Batch:           200,
 }
@@ -61,6 +68,7 @@ func (o Options) withDefaults() Options {
 	set(&o.CheckoutTimeout, DefaultOptions.CheckoutTimeout)
 	set(&o.StallAfter, DefaultOptions.StallAfter)
 	set(&o.Deadline, DefaultOptions.Deadline)
+	set(&o.SendTimeout, DefaultOptions.SendTimeout)
 	set(&o.SweepEvery, DefaultOptions.SweepEvery)
 	if o.Batch <= 0 {
 		o.Batch = DefaultOptions.Batch

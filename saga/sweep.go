@@ -78,7 +78,7 @@ func (h *Events) resend(ctx context.Context, batch []Saga) {
 			for sg := range work {
 				e, err := emitted(sg, Awaiting(sg.State))
 				if err == nil && e != nil {
-					err = h.sink.Send(ctx, *e)
+					err = h.send(ctx, *e)
 				}
 				if err != nil {
 					h.log.Warn("sweep re-send failed", "saga", sg.ID, "err", err)
@@ -137,4 +137,11 @@ func (s *Store) Stalled(ctx context.Context, stallAfter, deadline time.Duration,
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
 	return out, nil
+}
+
+// send hands one re-sent event to the broker within SendTimeout.
+func (h *Events) send(ctx context.Context, e event.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, h.opts.SendTimeout)
+	defer cancel()
+	return h.sink.Send(ctx, e)
 }

@@ -10,26 +10,37 @@ import (
 )
 
 // NewHTTPClient returns the client a function uses to call another function
-// (order -> stock/find, order -> payment/find_user) and to send events to the
-// broker's ingress. It is shared per process and tuned for many small
-// requests to few hosts: the default transport keeps only 2 idle connections
-// per host, so under load most calls would pay a new TCP handshake and leave
-// sockets in TIME_WAIT.
+// (order -> stock/find, order -> payment/find_user). It is shared per process
+// and tuned for many small requests to few hosts: the default transport keeps
+// only 2 idle connections per host, so under load most calls would pay a new
+// TCP handshake and leave sockets in TIME_WAIT.
 func NewHTTPClient() *http.Client {
+	t := newTransport()
+	t.ResponseHeaderTimeout = 10 * time.Second
+	// A bound for a call whose caller's context has none; the caller's
+	// context (the incoming request's) still cuts it shorter.
+	return &http.Client{Transport: t, Timeout: 15 * time.Second}
+}
+
+// NewSendClient returns the client that sends events to the broker's
+// ingress: NewHTTPClient's, without its time limits, since the sender's
+// context bounds each send (saga.Options.SendTimeout). A channel-based
+// broker's ingress answers only once every Trigger has delivered the event,
+// retries and dead letter included (Knative Eventing's InMemoryChannel fans
+// out in the request), and a send cut short cancels those deliveries.
+func NewSendClient() *http.Client {
+	return &http.Client{Transport: newTransport()}
+}
+
+func newTransport() *http.Transport {
 	dialer := &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			// No Proxy: calls stay inside the cluster (or on loopback locally).
-			DialContext:           RedialRefused(dialer.DialContext, RefusedWindow, 50*time.Millisecond, RefusedWindow),
-			MaxIdleConns:          512,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		// A bound for a call whose caller's context has none; the caller's
-		// context (the incoming request's) still cuts it shorter.
-		Timeout: 15 * time.Second,
+	return &http.Transport{
+		// No Proxy: calls stay inside the cluster (or on loopback locally).
+		DialContext:           RedialRefused(dialer.DialContext, RefusedWindow, 50*time.Millisecond, RefusedWindow),
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
 	}
 }
 
