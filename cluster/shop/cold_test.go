@@ -4,6 +4,7 @@ package shop
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -105,27 +106,50 @@ type user struct {
 	Credit int64  `json:"credit"`
 }
 
-// A checkout sent while the checkout path is at zero pods is answered and
-// exact: the saga's events cross the Broker to Services that start cold.
-func TestCheckoutFromZeroAcrossTheBroker(t *testing.T) {
-	var it item
-	call(t, http.MethodPost, "/stock/item/create/7", http.StatusOK, &it)
-	call(t, http.MethodPost, "/stock/add/"+it.ID+"/5", http.StatusOK, nil)
-	var u user
-	call(t, http.MethodPost, "/payment/create_user", http.StatusOK, &u)
-	call(t, http.MethodPost, "/payment/add_funds/"+u.ID+"/100", http.StatusOK, nil)
+// basket is an item, a user and an order of the item for the user, made
+// through the public API.
+type basket struct {
+	item  item
+	user  user
+	order string
+}
+
+// newBasket makes an item of price with stock, a user with credit and an
+// order of qty of the item for the user.
+func newBasket(t *testing.T, price, stock, credit, qty int64) basket {
+	t.Helper()
+	var b basket
+	call(t, http.MethodPost, fmt.Sprintf("/stock/item/create/%d", price), http.StatusOK, &b.item)
+	call(t, http.MethodPost, fmt.Sprintf("/stock/add/%s/%d", b.item.ID, stock), http.StatusOK, nil)
+	call(t, http.MethodPost, "/payment/create_user", http.StatusOK, &b.user)
+	call(t, http.MethodPost, fmt.Sprintf("/payment/add_funds/%s/%d", b.user.ID, credit), http.StatusOK, nil)
+	b.order = newOrder(t, b.user.ID, b.item.ID, qty)
+	return b
+}
+
+// newOrder makes an order of qty of an item for a user.
+func newOrder(t *testing.T, user, item string, qty int64) string {
+	t.Helper()
 	var order struct {
 		ID string `json:"order_id"`
 	}
-	call(t, http.MethodPost, "/orders/create/"+u.ID, http.StatusOK, &order)
-	call(t, http.MethodPost, "/orders/addItem/"+order.ID+"/"+it.ID+"/3", http.StatusOK, nil)
+	call(t, http.MethodPost, "/orders/create/"+user, http.StatusOK, &order)
+	call(t, http.MethodPost, fmt.Sprintf("/orders/addItem/%s/%s/%d", order.ID, item, qty), http.StatusOK, nil)
+	return order.ID
+}
+
+// A checkout sent while the checkout path is at zero pods is answered and
+// exact: the saga's events cross the Broker to Services that start cold.
+func TestCheckoutFromZeroAcrossTheBroker(t *testing.T) {
+	b := newBasket(t, 7, 5, 100, 3)
+	it, u := b.item, b.user
 
 	path := []string{"order-checkout", "stock-reserve", "payment-debit", "saga-step"}
 	for _, svc := range path {
 		clustertest.WaitZero(t, k, ns, svc, 4*time.Minute)
 	}
 	start := time.Now()
-	call(t, http.MethodPost, "/orders/checkout/"+order.ID, http.StatusOK, nil)
+	call(t, http.MethodPost, "/orders/checkout/"+b.order, http.StatusOK, nil)
 	t.Logf("REPORT checkout with %s at zero pods: %s", strings.Join(path, ", "), time.Since(start).Round(time.Millisecond))
 
 	var after user
@@ -138,18 +162,14 @@ func TestCheckoutFromZeroAcrossTheBroker(t *testing.T) {
 	var got struct {
 		Paid bool `json:"paid"`
 	}
-	call(t, http.MethodGet, "/orders/find/"+order.ID, http.StatusOK, &got)
+	call(t, http.MethodGet, "/orders/find/"+b.order, http.StatusOK, &got)
 	if !got.Paid {
 		t.Fatal("order not paid after a 200 checkout")
 	}
 
 	// Out of stock: a 4xx, and nothing taken.
-	var second struct {
-		ID string `json:"order_id"`
-	}
-	call(t, http.MethodPost, "/orders/create/"+u.ID, http.StatusOK, &second)
-	call(t, http.MethodPost, "/orders/addItem/"+second.ID+"/"+it.ID+"/3", http.StatusOK, nil)
-	code, body, err := clustertest.Request(info.Ingress, http.MethodPost, "", "/orders/checkout/"+second.ID, "")
+	second := newOrder(t, u.ID, it.ID, 3)
+	code, body, err := clustertest.Request(info.Ingress, http.MethodPost, "", "/orders/checkout/"+second, "")
 	if err != nil || code < 400 || code >= 500 {
 		t.Fatalf("checkout of 3 with 2 in stock: %d %s %v, want a 4xx", code, body, err)
 	}

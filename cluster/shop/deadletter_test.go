@@ -42,17 +42,8 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 	defer cancel()
 	shopctl := shopctlThroughPortForwards(t, ctx)
 
-	var it item
-	call(t, http.MethodPost, "/stock/item/create/5", http.StatusOK, &it)
-	call(t, http.MethodPost, "/stock/add/"+it.ID+"/10", http.StatusOK, nil)
-	var u user
-	call(t, http.MethodPost, "/payment/create_user", http.StatusOK, &u)
-	call(t, http.MethodPost, "/payment/add_funds/"+u.ID+"/100", http.StatusOK, nil)
-	var order struct {
-		ID string `json:"order_id"`
-	}
-	call(t, http.MethodPost, "/orders/create/"+u.ID, http.StatusOK, &order)
-	call(t, http.MethodPost, "/orders/addItem/"+order.ID+"/"+it.ID+"/2", http.StatusOK, nil)
+	b := newBasket(t, 5, 10, 100, 2)
+	it, u, order := b.item, b.user, b.order
 
 	psql(t, ctx, "payment", append(slices.Clone(faults.BreakPayment), faults.PaymentDown(u.ID))...)
 	t.Cleanup(func() { psql(t, context.Background(), "payment", faults.PaymentUp(u.ID)) })
@@ -61,12 +52,12 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 	// here); the client gives up after 60 s, so it asks again, joining
 	// the same saga, until it has an answer.
 	answer := make(chan int, 1)
-	go func() { answer <- checkoutUntilAnswered(ctx, order.ID) }()
+	go func() { answer <- checkoutUntilAnswered(ctx, order) }()
 
 	var letter deadLetter
 	err := kube.Poll(ctx, 6*time.Minute, 5*time.Second, func(context.Context) (bool, string, error) {
 		for _, l := range shopctl.list(t) {
-			if l.Trigger == deadLetterTrigger && l.ErrorCode == http.StatusInternalServerError && strings.Contains(string(l.Event), order.ID) {
+			if l.Trigger == deadLetterTrigger && l.ErrorCode == http.StatusInternalServerError && strings.Contains(string(l.Event), order) {
 				letter = l
 				return true, "", nil
 			}
@@ -88,10 +79,10 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 	psql(t, ctx, "payment", faults.PaymentUp(u.ID))
 	scope := shopclient.AuditScope{
 		Before:  shopclient.Before{Items: map[string]shopclient.Item{it.ID: {Stock: 10, Price: 5}}, Credit: map[string]int64{u.ID: 100}},
-		Orders:  []string{order.ID},
-		Answers: map[string]int{order.ID: http.StatusBadRequest},
+		Orders:  []string{order},
+		Answers: map[string]int{order: http.StatusBadRequest},
 	}
-	before := stateOf(t, ctx, order.ID)
+	before := stateOf(t, ctx, order)
 	stored := shopctl.list(t)
 	for round := 1; round <= 2; round++ {
 		var sent []json.RawMessage
@@ -112,7 +103,7 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 			t.Errorf("dead letter %d counts %d replays, want 2", l.ID, l.Replays)
 		}
 	}
-	if got := stateOf(t, ctx, order.ID); got != before {
+	if got := stateOf(t, ctx, order); got != before {
 		t.Errorf("the replays changed the shop:\nbefore %s\nafter  %s", before, got)
 	}
 	a, err := client.RunAudit(ctx, scope)

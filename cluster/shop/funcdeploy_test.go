@@ -97,21 +97,12 @@ func TestFuncDeployJoinsTheShop(t *testing.T) {
 	}
 	t.Run("databases and a checkout through the Broker", func(t *testing.T) {
 		viaFunc(t, http.MethodGet, "/health/readiness", http.StatusOK)
-		var it item
-		call(t, http.MethodPost, "/stock/item/create/4", http.StatusOK, &it)
-		call(t, http.MethodPost, "/stock/add/"+it.ID+"/3", http.StatusOK, nil)
-		var u user
-		call(t, http.MethodPost, "/payment/create_user", http.StatusOK, &u)
-		call(t, http.MethodPost, "/payment/add_funds/"+u.ID+"/50", http.StatusOK, nil)
-		var order struct {
-			ID string `json:"order_id"`
-		}
-		call(t, http.MethodPost, "/orders/create/"+u.ID, http.StatusOK, &order)
-		call(t, http.MethodPost, "/orders/addItem/"+order.ID+"/"+it.ID+"/2", http.StatusOK, nil)
+		b := newBasket(t, 4, 3, 50, 2)
+		it, u := b.item, b.user
 
-		viaFunc(t, http.MethodGet, "/stock/find/"+it.ID, http.StatusOK)          // the stock database
-		viaFunc(t, http.MethodGet, "/payment/find_user/"+u.ID, http.StatusOK)    // the payment database
-		viaFunc(t, http.MethodPost, "/orders/checkout/"+order.ID, http.StatusOK) // the order database, and the saga across the Broker
+		viaFunc(t, http.MethodGet, "/stock/find/"+it.ID, http.StatusOK)         // the stock database
+		viaFunc(t, http.MethodGet, "/payment/find_user/"+u.ID, http.StatusOK)   // the payment database
+		viaFunc(t, http.MethodPost, "/orders/checkout/"+b.order, http.StatusOK) // the order database, and the saga across the Broker
 
 		var after user
 		call(t, http.MethodGet, "/payment/find_user/"+u.ID, http.StatusOK, &after)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 
 	"github.com/wdm-knative/webshop/cluster/internal/funcdeploy"
+	"github.com/wdm-knative/webshop/cluster/internal/image"
+	"github.com/wdm-knative/webshop/cluster/internal/phases"
 	"github.com/wdm-knative/webshop/cluster/internal/shopimages"
 )
 
@@ -23,20 +24,7 @@ func funcImage(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("func-image", flag.ExitOnError)
 	file := fs.String("f", "func.yaml", "the function's func.yaml, at its module's root")
 	_ = fs.Parse(args)
-	info, err := runningCluster()
-	if err != nil {
-		return err
-	}
-	spec, err := shopimages.Func(ctx, *file, info.Cache)
-	if err != nil {
-		return err
-	}
-	ref, err := shopimages.Pin(ctx, info, spec)
-	if err != nil {
-		return err
-	}
-	fmt.Println(ref)
-	return nil
+	return printPinned(ctx, func(info phases.Info) (image.Spec, error) { return shopimages.Func(ctx, *file, info.Cache) })
 }
 
 // funcService prints the Knative Service func deploy makes of func.yaml

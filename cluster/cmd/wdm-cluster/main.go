@@ -26,6 +26,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/wdm-knative/webshop/cluster/internal/image"
 	"github.com/wdm-knative/webshop/cluster/internal/netns"
 	"github.com/wdm-knative/webshop/cluster/internal/phases"
 	"github.com/wdm-knative/webshop/cluster/internal/shopimages"
@@ -203,15 +204,22 @@ func koBuild(ctx context.Context, args []string) error {
 // postgresImage builds and imports the Postgres image the local overlay
 // runs, and prints its pinned reference.
 func postgresImage(ctx context.Context) error {
+	return printPinned(ctx, func(phases.Info) (image.Spec, error) { return shopimages.Postgres() })
+}
+
+// printPinned builds the image spec returns for the running cluster,
+// imports it into the cluster's containerd and prints its pinned
+// reference (repo@sha256:DIGEST), as ko prints what it pushed.
+func printPinned(ctx context.Context, spec func(phases.Info) (image.Spec, error)) error {
 	info, err := runningCluster()
 	if err != nil {
 		return err
 	}
-	spec, err := shopimages.Postgres()
+	s, err := spec(info)
 	if err != nil {
 		return err
 	}
-	ref, err := shopimages.Pin(ctx, info, spec)
+	ref, err := shopimages.Pin(ctx, info, s)
 	if err != nil {
 		return err
 	}
