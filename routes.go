@@ -162,7 +162,9 @@ func checkoutHandler(ctx context.Context, w *wiring) http.Handler {
 	sagas := saga.NewStore(w.pool(operation.Order))
 	outcomes := saga.NewOutcomes(w.cfg.OrderDSN, sagas, w.log)
 	w.background(ctx, outcomes.Run)
-	return saga.NewCheckout(sagas, outcomes, w.sink(), w.cfg.sagaOptions(), w.log)
+	c := saga.NewCheckout(sagas, outcomes, w.sink(), w.cfg.sagaOptions(), w.log)
+	w.onStop = append(w.onStop, c.Wait)
+	return c
 }
 
 // background runs fn until the function stops.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/wdm-knative/webshop/internal/api"
@@ -24,6 +25,7 @@ type Checkout struct {
 	sink     Sender
 	timeout  time.Duration // for the saga's outcome
 	send     time.Duration // for handing checkout.requested to the broker
+	sending  sync.WaitGroup
 	log      *slog.Logger
 }
 
@@ -31,6 +33,19 @@ type Checkout struct {
 func NewCheckout(store *Store, outcomes *Outcomes, sink Sender, opts Options, log *slog.Logger) *Checkout {
 	opts = opts.withDefaults()
 	return &Checkout{store: store, outcomes: outcomes, sink: sink, timeout: opts.CheckoutTimeout, send: opts.SendTimeout, log: log}
+}
+
+// Wait waits for the sends still in flight, or for ctx to end: what a
+// stopping function does before it exits.
+func (c *Checkout) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { c.sending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // checkoutResponse is the body of a 200.
@@ -72,10 +87,18 @@ func (c *Checkout) checkout(ctx context.Context, orderID string) (Outcome, error
 	case b.Paid:
 		return Outcome{Status: Paid}, nil
 	case b.Created:
-		if err := c.request(ctx, b.Saga); err != nil {
-			// The saga is committed; the sweep re-sends what it waits for.
-			c.log.Warn("send checkout.requested failed; left to the sweep", "order", orderID, "saga", b.Saga.ID, "err", err)
-		}
+		// The broker's answer is not waited for: the outcome is. A
+		// channel-based broker answers only once every Trigger has
+		// delivered the event (docs/cluster.md), which takes as long as
+		// the saga itself, retries and dead letter included. The saga is
+		// committed; if the send fails, the sweep re-sends what it waits for.
+		c.sending.Add(1)
+		go func() {
+			defer c.sending.Done()
+			if err := c.request(ctx, b.Saga); err != nil {
+				c.log.Warn("send checkout.requested failed; left to the sweep", "order", orderID, "saga", b.Saga.ID, "err", err)
+			}
+		}()
 	default:
 		// Joining a saga someone else started: it may have been decided
 		// between Begin and now, so this watch reads it once.

@@ -57,7 +57,9 @@ func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) 
 		s.broker.SubscribeAll(s.stockEvents.EventOperations())
 		s.broker.SubscribeAll(s.paymentEvents.EventOperations())
 		s.broker.SubscribeAll(s.sagaEvents.Operations())
-		ops[operation.OrderCheckout] = saga.NewCheckout(sagas, outcomes, s.broker, sagaOpts, log)
+		checkout := saga.NewCheckout(sagas, outcomes, s.broker, sagaOpts, log)
+		t.Cleanup(func() { _ = checkout.Wait(context.Background()) }) // its sends, before the broker goes
+		ops[operation.OrderCheckout] = checkout
 	})
 	s.orderURL = orderSrv.URL
 	return s

@@ -139,9 +139,11 @@ func (s *Store) Stalled(ctx context.Context, stallAfter, deadline time.Duration,
 	return out, nil
 }
 
-// send hands one re-sent event to the broker within SendTimeout.
+// send hands one re-sent event to the broker within SendTimeout, and no
+// longer than StallAfter: by then the sweep would send it again anyway, and
+// a sweep waiting on slow sends would decide overdue sagas late.
 func (h *Events) send(ctx context.Context, e event.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, h.opts.SendTimeout)
+	ctx, cancel := context.WithTimeout(ctx, min(h.opts.SendTimeout, h.opts.StallAfter))
 	defer cancel()
 	return h.sink.Send(ctx, e)
 }

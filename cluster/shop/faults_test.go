@@ -89,21 +89,27 @@ func TestFaultsUnderLoad(t *testing.T) {
 }
 
 // forceDelete deletes v's pods with grace 0, as a node crash would end
-// them, and returns their names; it fails when there is none.
+// them, and returns their names. A Service the load left idle for a few
+// seconds is at zero (6 s windows here): it waits up to a minute for the
+// load to wake it, and fails when nothing runs by then.
 func forceDelete(t *testing.T, v victim) []string {
 	t.Helper()
-	var l kube.List
-	if err := k.Get(context.Background(), &l, "pods", "-n", v.namespace, "-l", v.selector); err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, p := range l.Items {
-		if p.Metadata.DeletionTimestamp == "" {
-			names = append(names, p.Metadata.Name)
+	err := kube.Poll(context.Background(), time.Minute, time.Second, func(ctx context.Context) (bool, string, error) {
+		var l kube.List
+		if err := k.Get(ctx, &l, "pods", "-n", v.namespace, "-l", v.selector); err != nil {
+			return false, err.Error(), nil
 		}
-	}
-	if len(names) == 0 {
-		t.Fatalf("%s: no pod to delete", v)
+		names = names[:0]
+		for _, p := range l.Items {
+			if p.Metadata.DeletionTimestamp == "" {
+				names = append(names, p.Metadata.Name)
+			}
+		}
+		return len(names) > 0, "no pod to delete", nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", v, err)
 	}
 	args := append([]string{"delete", "pod", "-n", v.namespace, "--grace-period=0", "--force", "--wait=false"}, names...)
 	if _, err := k.Run(context.Background(), nil, args...); err != nil {
