@@ -134,12 +134,15 @@ func TestFuncDeployJoinsTheShop(t *testing.T) {
 				t.Errorf("%s's KIngress has a %s rule for %v", name, r.Visibility, r.Hosts)
 			}
 		}
-		// Its public host name reaches nothing of it: what answers is the
-		// Gateway's catch-all (the API's 404), not the function's health.
+		// Its public host name reaches nothing of it. A GET of batch_init
+		// tells who answers without changing anything: the webshop Service
+		// (FUNCTION=all) serves batch_init and answers 405, while the public
+		// routes reach no Service that serves it and answer the API's 404.
 		public := name + "." + namespace + "." + info.Domain
-		code, body, err := clustertest.Request(info.Ingress, http.MethodGet, public, "/health/readiness", "")
+		code, body, err := clustertest.Request(info.Ingress, http.MethodGet, public, "/payment/batch_init/1/1", "")
 		if err != nil || code != http.StatusNotFound {
-			t.Errorf("GET /health/readiness through the public entry point with Host %s: %d %s %v, want 404", public, code, body, err)
+			t.Errorf("GET /payment/batch_init/1/1 through the public entry point with Host %s: %d %s %v, want 404", public, code, body, err)
 		}
+		viaFunc(t, http.MethodGet, "/payment/batch_init/1/1", http.StatusMethodNotAllowed) // the same request does reach it inside
 	})
 }
