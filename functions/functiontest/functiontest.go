@@ -1,10 +1,13 @@
-// Package functiontest holds what the domains' HTTP tests share: a table of
+// Package functiontest holds what the domains' tests share: a table of
 // requests checked in order, bursts of requests sent at once, a timed
-// batch_init, bursts of concurrent deliveries, and reads of a test database.
+// batch_init, a participant's event operations on a database of their own,
+// bursts of concurrent deliveries, and reads of a test database.
 package functiontest
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync"
@@ -12,10 +15,13 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/local/testenv"
+	"github.com/wdm-knative/webshop/local/testenv/shopdb"
+	"github.com/wdm-knative/webshop/schemas/schematest"
 )
 
 // Step is one request of a table test, the answer it must get, and Want,
@@ -90,6 +96,29 @@ func BatchInit(t *testing.T, url string) {
 	if code != 200 || body["msg"] == nil {
 		t.Fatalf("batch_init = %d %v", code, body)
 	}
+}
+
+// Events is a saga participant's event operations (stock, payment) on a
+// fresh, migrated database of their own, called straight, without a broker.
+type Events struct {
+	T   *testing.T
+	DB  *pgxpool.Pool
+	Ops map[string]eventhttp.Handler // keyed by operation name
+}
+
+// NewEvents migrates a fresh database as domain and builds on it the event
+// operations that ops returns.
+func NewEvents(t *testing.T, domain string, ops func(db *pgxpool.Pool, log *slog.Logger) map[string]eventhttp.Handler) *Events {
+	t.Helper()
+	db := shopdb.Pool(t, domain, 16)
+	return &Events{T: t, DB: db, Ops: ops(db, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+}
+
+// Call delivers in to the operation op, checks the reply against its schema
+// and returns it.
+func (e *Events) Call(op string, in event.Event) event.Event {
+	e.T.Helper()
+	return schematest.Reply(e.T, e.Ops[op], in)
 }
 
 // Count runs call n times at once, call(i) the i-th, and counts what the
