@@ -1,11 +1,13 @@
 // Package functiontest holds what the domains' tests share: a table of
-// requests checked in order, bursts of requests sent at once, a timed
-// batch_init, a participant's event operations on a database of their own,
-// bursts of concurrent deliveries, and reads of a test database.
+// requests checked in order, bursts of requests sent at once, items, users
+// and orders made through the API, a timed batch_init, a participant's event
+// operations on a database of their own, bursts of concurrent deliveries,
+// and reads of a test database.
 package functiontest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -84,6 +86,39 @@ func RunBursts[S any](t *testing.T, base string, bursts []Burst[S], after func(t
 			after(t, b.Want)
 		})
 	}
+}
+
+// NewItem creates an item at price through the stock API at base, adds
+// stock units to it when stock > 0, and returns its ID.
+func NewItem(t testing.TB, base string, price, stock int64) string {
+	t.Helper()
+	id := testenv.MustJSON(t, "POST", fmt.Sprintf("%s/stock/item/create/%d", base, price))["item_id"].(string)
+	if stock > 0 {
+		testenv.MustJSON(t, "POST", fmt.Sprintf("%s/stock/add/%s/%d", base, id, stock))
+	}
+	return id
+}
+
+// NewUser creates a user through the payment API at base, adds credit to
+// it when credit > 0, and returns its ID.
+func NewUser(t testing.TB, base string, credit int64) string {
+	t.Helper()
+	id := testenv.MustJSON(t, "POST", base+"/payment/create_user")["user_id"].(string)
+	if credit > 0 {
+		testenv.MustJSON(t, "POST", fmt.Sprintf("%s/payment/add_funds/%s/%d", base, id, credit))
+	}
+	return id
+}
+
+// NewOrder creates an order of user through the order API at base, adds
+// items to it (item ID → quantity), and returns its ID.
+func NewOrder(t testing.TB, base, user string, items map[string]int64) string {
+	t.Helper()
+	id := testenv.MustJSON(t, "POST", base+"/orders/create/"+user)["order_id"].(string)
+	for item, q := range items {
+		testenv.MustJSON(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/%d", base, id, item, q))
+	}
+	return id
 }
 
 // BatchInit posts a batch_init url, which must answer 200 with a "msg",

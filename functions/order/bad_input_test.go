@@ -13,7 +13,7 @@ func TestOrderBadInput(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
-	item := s.newItem(t, "7")
+	item := s.newItem(t, 7)
 	id := s.newOrder(t, user)
 	must(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+item+"/2")
 	long := strings.Repeat("o", 129)
@@ -62,7 +62,7 @@ func TestOrderBadInput(t *testing.T) {
 func TestAddItemConcurrently(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
-	items := []string{s.newItem(t, "1"), s.newItem(t, "10")}
+	items := []string{s.newItem(t, 1), s.newItem(t, 10)}
 	id := s.newOrder(t, s.newUser(t))
 	bursts := []functiontest.Burst[struct{}]{{Name: "add 2 of one of two items, 50 times", N: 50, Method: "POST",
 		Path:     func(i int) string { return "/orders/addItem/" + id + "/" + items[i%2] + "/2" },

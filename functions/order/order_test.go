@@ -18,7 +18,7 @@ func TestOrderFlow(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
-	apple, pear := s.newItem(t, "3"), s.newItem(t, "5")
+	apple, pear := s.newItem(t, 3), s.newItem(t, 5)
 	id := s.newOrder(t, user)
 
 	type line = order.Line
@@ -104,7 +104,7 @@ func TestClosedOrdersRefuseChanges(t *testing.T) {
 	for _, status := range []string{order.StatusCheckingOut, order.StatusPaid} {
 		t.Run(status, func(t *testing.T) {
 			s := newShop(t)
-			item := s.newItem(t, "4")
+			item := s.newItem(t, 4)
 			id := s.newOrder(t, s.newUser(t))
 			must(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+item+"/2")
 			s.setStatus(t, id, status)
@@ -136,7 +136,7 @@ func TestDependencyDown(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	user := s.newUser(t)
-	item := s.newItem(t, "2")
+	item := s.newItem(t, 2)
 	id := s.newOrder(t, user)
 	down := httptest.NewServer(nil)
 	down.Close() // a URL where nothing listens

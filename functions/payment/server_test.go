@@ -21,23 +21,11 @@ func newPaymentServer(t *testing.T) paymentServer {
 // call sends a request and decodes its JSON answer.
 var call = testenv.CallJSON
 
+// must is call that fails the test unless the answer is 200.
+var must = testenv.MustJSON
+
 // credit reads a user's credit straight from the database.
 func (s paymentServer) credit(t testing.TB, id string) int64 {
 	t.Helper()
 	return functiontest.Int(t, s.DB, `SELECT credit FROM users WHERE id = $1`, id)
-}
-
-func (s paymentServer) createUser(t testing.TB, credit string) string {
-	t.Helper()
-	code, body := call(t, "POST", s.URL+"/payment/create_user")
-	if code != 200 {
-		t.Fatalf("create_user: %d %v", code, body)
-	}
-	id, _ := body["user_id"].(string)
-	if credit != "0" {
-		if code, body := call(t, "POST", s.URL+"/payment/add_funds/"+id+"/"+credit); code != 200 {
-			t.Fatalf("add_funds: %d %v", code, body)
-		}
-	}
-	return id
 }
