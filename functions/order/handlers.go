@@ -8,6 +8,7 @@ import (
 
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Prices tells an item's price; StockClient asks the stock function.
@@ -29,11 +30,11 @@ type Handlers struct {
 	log    *slog.Logger
 }
 
-// NewHandlers returns the HTTP side of the order operations. prices is used
-// only by addItem and users only by create; either may be nil in a process
-// that does not serve that operation.
-func NewHandlers(store *Store, prices Prices, users Users, log *slog.Logger) *Handlers {
-	return &Handlers{store: store, prices: prices, users: users, log: log}
+// NewHandlers returns the HTTP side of the order operations on db (the order
+// database). prices is used only by addItem and users only by create; either
+// may be nil in a process that does not serve that operation.
+func NewHandlers(db pgtx.DB, prices Prices, users Users, log *slog.Logger) *Handlers {
+	return &Handlers{store: &Store{db: db}, prices: prices, users: users, log: log}
 }
 
 // Operations maps each order HTTP operation's name (internal/operation) to

@@ -41,13 +41,10 @@ const (
 )
 
 // Store is the order database. Each method is one operation's write or read,
-// kept in the operation's file.
+// kept in the operation's file; NewHandlers makes the one it serves from.
 type Store struct {
 	db pgtx.DB
 }
-
-// NewStore returns a store on db (the order database).
-func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
 
 // Order is an order as the API shows it.
 type Order struct {

@@ -140,7 +140,7 @@ func TestDependencyDown(t *testing.T) {
 	id := s.newOrder(t, user)
 	down := httptest.NewServer(nil)
 	down.Close() // a URL where nothing listens
-	h := order.NewHandlers(order.NewStore(s.order.DB), order.NewStockClient(down.URL, api.NewHTTPClient()),
+	h := order.NewHandlers(s.order.DB, order.NewStockClient(down.URL, api.NewHTTPClient()),
 		order.NewPaymentClient(down.URL, api.NewHTTPClient()), slog.New(slog.DiscardHandler))
 	srv := testserver.Serve(t, h.Operations())
 

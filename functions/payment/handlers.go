@@ -9,6 +9,7 @@ import (
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Handlers serves the payment operations: over HTTP, and the saga's steps
@@ -18,9 +19,9 @@ type Handlers struct {
 	log   *slog.Logger
 }
 
-// NewHandlers returns the payment operations on store.
-func NewHandlers(store *Store, log *slog.Logger) *Handlers {
-	return &Handlers{store: store, log: log}
+// NewHandlers returns the payment operations on db (the payment database).
+func NewHandlers(db pgtx.DB, log *slog.Logger) *Handlers {
+	return &Handlers{store: &Store{db: db}, log: log}
 }
 
 // Operations maps each payment HTTP operation's name (internal/operation) to

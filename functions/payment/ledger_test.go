@@ -21,7 +21,7 @@ type fixture struct{ *functiontest.Events }
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	return fixture{functiontest.NewEvents(t, "payment", func(db *pgxpool.Pool, log *slog.Logger) map[string]eventhttp.Handler {
-		return NewHandlers(NewStore(db), log).EventOperations()
+		return NewHandlers(db, log).EventOperations()
 	})}
 }
 

@@ -19,13 +19,11 @@ var (
 )
 
 // Store is the payment database. Each method is one operation's write or
-// read, kept in the operation's file.
+// read, kept in the operation's file; NewHandlers makes the one it serves
+// from.
 type Store struct {
 	db pgtx.DB
 }
-
-// NewStore returns a store on db (the payment database).
-func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
 
 // User is a user as the API shows it.
 type User struct {

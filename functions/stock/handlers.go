@@ -9,6 +9,7 @@ import (
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
+	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
 // Handlers serves the stock operations: over HTTP, and the saga's steps as
@@ -18,9 +19,9 @@ type Handlers struct {
 	log   *slog.Logger
 }
 
-// NewHandlers returns the stock operations on store.
-func NewHandlers(store *Store, log *slog.Logger) *Handlers {
-	return &Handlers{store: store, log: log}
+// NewHandlers returns the stock operations on db (the stock database).
+func NewHandlers(db pgtx.Executor, log *slog.Logger) *Handlers {
+	return &Handlers{store: &Store{db: db}, log: log}
 }
 
 // Operations maps each stock HTTP operation's name (internal/operation) to

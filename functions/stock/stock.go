@@ -17,13 +17,10 @@ var (
 )
 
 // Store is the stock database. Each method is one operation's write or read,
-// kept in the operation's file.
+// kept in the operation's file; NewHandlers makes the one it serves from.
 type Store struct {
 	db pgtx.Executor
 }
-
-// NewStore returns a store on db (the stock database).
-func NewStore(db pgtx.Executor) *Store { return &Store{db: db} }
 
 // Item is an item's stock and price as the API shows it.
 type Item struct {
