@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/local/testenv"
@@ -182,18 +183,9 @@ func TestOrderDomainThroughFunctions(t *testing.T) {
 		OrderDSN: testenv.NewDatabase(t), StockURL: stockSrv.URL, PaymentURL: paySrv.URL,
 	})
 
-	_, body := call(t, "POST", paySrv.URL+"/payment/create_user")
-	user := body["user_id"].(string)
-	_, body = call(t, "POST", stockSrv.URL+"/stock/item/create/7")
-	item := body["item_id"].(string)
-	code, body := call(t, "POST", orderSrv.URL+"/orders/create/"+user)
-	if code != 200 {
-		t.Fatalf("create = %d %v", code, body)
-	}
-	id := body["order_id"].(string)
-	if code, body := call(t, "POST", orderSrv.URL+"/orders/addItem/"+id+"/"+item+"/3"); code != 200 {
-		t.Fatalf("addItem = %d %v", code, body)
-	}
+	user := functiontest.NewUser(t, paySrv.URL, 0)
+	item := functiontest.NewItem(t, stockSrv.URL, 7, 0)
+	id := functiontest.NewOrder(t, orderSrv.URL, user, map[string]int64{item: 3})
 	if code, body := call(t, "GET", orderSrv.URL+"/orders/find/"+id); code != 200 || body["total_cost"] != 21.0 {
 		t.Fatalf("find = %d %v", code, body)
 	}

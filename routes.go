@@ -39,7 +39,7 @@ func route(ctx context.Context, w *wiring) (*api.Router, error) {
 		if w.cfg.PaymentURL != "" {
 			users = order.NewKnownUsers(order.NewPaymentClient(w.cfg.PaymentURL, w.client), knownUsersLimit)
 		}
-		maps.Copy(handlers, order.NewHandlers(order.NewStore(p), prices, users, w.log).Operations())
+		maps.Copy(handlers, order.NewHandlers(p, prices, users, w.log).Operations())
 	}
 	if selected(w.ops, operation.OrderCheckout) {
 		handlers[operation.OrderCheckout] = checkoutHandler(ctx, w)
@@ -68,10 +68,10 @@ type participant interface {
 func (w *wiring) participants() []participant {
 	var out []participant
 	if p := w.pool(operation.Stock); p != nil {
-		out = append(out, stock.NewHandlers(stock.NewStore(p), w.log))
+		out = append(out, stock.NewHandlers(p, w.log))
 	}
 	if p := w.pool(operation.Payment); p != nil {
-		out = append(out, payment.NewHandlers(payment.NewStore(p), w.log))
+		out = append(out, payment.NewHandlers(p, w.log))
 	}
 	return out
 }

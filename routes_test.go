@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/internal/metrics/metricstest"
 	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/local/eventtest"
@@ -41,12 +42,9 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 		}
 	}
 
-	item := testenv.MustJSON(t, "POST", stockSrv.URL+"/stock/item/create/2")["item_id"].(string)
-	testenv.MustJSON(t, "POST", stockSrv.URL+"/stock/add/"+item+"/3")
-	rich := testenv.MustJSON(t, "POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
-	testenv.MustJSON(t, "POST", paySrv.URL+"/payment/add_funds/"+rich+"/10")
-	poor := testenv.MustJSON(t, "POST", paySrv.URL+"/payment/create_user")["user_id"].(string)
-	testenv.MustJSON(t, "POST", paySrv.URL+"/payment/add_funds/"+poor+"/1")
+	item := functiontest.NewItem(t, stockSrv.URL, 2, 3)
+	rich := functiontest.NewUser(t, paySrv.URL, 10)
+	poor := functiontest.NewUser(t, paySrv.URL, 1)
 
 	cases := []struct {
 		name       string
@@ -60,8 +58,7 @@ func TestCheckoutThroughFunctions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			o := testenv.MustJSON(t, "POST", orderSrv.URL+"/orders/create/"+c.user)["order_id"].(string)
-			testenv.MustJSON(t, "POST", orderSrv.URL+"/orders/addItem/"+o+"/"+item+"/2")
+			o := functiontest.NewOrder(t, orderSrv.URL, c.user, map[string]int64{item: 2})
 			if code, body := call(t, "POST", orderSrv.URL+"/orders/checkout/"+o); code != c.want {
 				t.Fatalf("checkout = %d %v, want %d", code, body, c.want)
 			}

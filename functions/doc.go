@@ -1,5 +1,11 @@
 // Package functions holds no code: it is the home of the domain packages,
-// one each (order, stock, payment, deadletter), one file per operation.
+// one each (order, stock, payment, deadletter). A domain's operations are
+// declared together in its handlers.go: the tables that map each operation
+// to its handler, and the HTTP handlers themselves, thin (read the path,
+// call the store, shape the answer), so that what the domain serves reads in
+// one place. What differs between operations, their SQL, stays one file per
+// operation, as a Store method; a saga step's Store method calls its ledger
+// function.
 //
 // Stock and payment mirror each other on purpose: a forward step and its
 // compensation (reserve/release, debit/refund), a ledger keyed by saga id,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/functions/payment"
 	"github.com/wdm-knative/webshop/functions/stock"
 	"github.com/wdm-knative/webshop/internal/operation"
@@ -52,8 +53,8 @@ func newSagaShop(t *testing.T, timeout time.Duration, opts ...eventtest.Option) 
 		go outcomes.Run(ctx)
 		sagaOpts := saga.Options{CheckoutTimeout: timeout, StallAfter: time.Millisecond, Deadline: time.Hour}
 		s.sagaEvents = saga.NewEvents(sagas, s.broker, sagaOpts, log)
-		s.stockEvents = stock.NewHandlers(stock.NewStore(stockSrv.DB), log)
-		s.paymentEvents = payment.NewHandlers(payment.NewStore(paymentSrv.DB), log)
+		s.stockEvents = stock.NewHandlers(stockSrv.DB, log)
+		s.paymentEvents = payment.NewHandlers(paymentSrv.DB, log)
 		s.broker.SubscribeAll(s.stockEvents.EventOperations())
 		s.broker.SubscribeAll(s.paymentEvents.EventOperations())
 		s.broker.SubscribeAll(s.sagaEvents.Operations())
@@ -73,29 +74,17 @@ var must = testenv.MustJSON
 
 func (s *sagaShop) item(t *testing.T, price, stock int64) string {
 	t.Helper()
-	id := must(t, "POST", fmt.Sprintf("%s/stock/item/create/%d", s.stockURL, price))["item_id"].(string)
-	if stock > 0 {
-		must(t, "POST", fmt.Sprintf("%s/stock/add/%s/%d", s.stockURL, id, stock))
-	}
-	return id
+	return functiontest.NewItem(t, s.stockURL, price, stock)
 }
 
 func (s *sagaShop) user(t *testing.T, credit int64) string {
 	t.Helper()
-	id := must(t, "POST", s.paymentURL+"/payment/create_user")["user_id"].(string)
-	if credit > 0 {
-		must(t, "POST", fmt.Sprintf("%s/payment/add_funds/%s/%d", s.paymentURL, id, credit))
-	}
-	return id
+	return functiontest.NewUser(t, s.paymentURL, credit)
 }
 
 func (s *sagaShop) order(t *testing.T, user string, items map[string]int64) string {
 	t.Helper()
-	id := must(t, "POST", s.orderURL+"/orders/create/"+user)["order_id"].(string)
-	for item, q := range items {
-		must(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/%d", s.orderURL, id, item, q))
-	}
-	return id
+	return functiontest.NewOrder(t, s.orderURL, user, items)
 }
 
 func (s *sagaShop) stockOf(t *testing.T, item string) int64 {

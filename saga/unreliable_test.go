@@ -75,8 +75,8 @@ func runSagas(t *testing.T, seed uint64, dupRate, dropRate float64, deadline tim
 	sagaStore := saga.NewStore(orderDB)
 	b := eventtest.New(t, eventtest.Seed(seed), eventtest.Duplicates(dupRate), eventtest.Drops(dropRate))
 	sagaEvents := saga.NewEvents(sagaStore, b, saga.Options{StallAfter: time.Millisecond, Deadline: deadline, Batch: 7}, log)
-	b.SubscribeAll(stock.NewHandlers(stock.NewStore(stockDB), log).EventOperations())
-	b.SubscribeAll(payment.NewHandlers(payment.NewStore(paymentDB), log).EventOperations())
+	b.SubscribeAll(stock.NewHandlers(stockDB, log).EventOperations())
+	b.SubscribeAll(payment.NewHandlers(paymentDB, log).EventOperations())
 	b.SubscribeAll(sagaEvents.Operations())
 
 	// Every order checked out twice at once: the second joins.

@@ -1,10 +1,15 @@
-// Package functiontest holds what the domains' HTTP tests share: a table of
-// requests checked in order, bursts of requests sent at once, a timed
-// batch_init, bursts of concurrent deliveries, and reads of a test database.
+// Package functiontest holds what the domains' tests share: a table of
+// requests checked in order, bursts of requests sent at once, items, users
+// and orders made through the API, a timed batch_init, a participant's event
+// operations on a database of their own, bursts of concurrent deliveries,
+// and reads of a test database.
 package functiontest
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync"
@@ -12,10 +17,13 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 	"github.com/wdm-knative/webshop/local/testenv"
+	"github.com/wdm-knative/webshop/local/testenv/shopdb"
+	"github.com/wdm-knative/webshop/schemas/schematest"
 )
 
 // Step is one request of a table test, the answer it must get, and Want,
@@ -80,6 +88,39 @@ func RunBursts[S any](t *testing.T, base string, bursts []Burst[S], after func(t
 	}
 }
 
+// NewItem creates an item at price through the stock API at base, adds
+// stock units to it when stock > 0, and returns its ID.
+func NewItem(t testing.TB, base string, price, stock int64) string {
+	t.Helper()
+	id := testenv.MustJSON(t, "POST", fmt.Sprintf("%s/stock/item/create/%d", base, price))["item_id"].(string)
+	if stock > 0 {
+		testenv.MustJSON(t, "POST", fmt.Sprintf("%s/stock/add/%s/%d", base, id, stock))
+	}
+	return id
+}
+
+// NewUser creates a user through the payment API at base, adds credit to
+// it when credit > 0, and returns its ID.
+func NewUser(t testing.TB, base string, credit int64) string {
+	t.Helper()
+	id := testenv.MustJSON(t, "POST", base+"/payment/create_user")["user_id"].(string)
+	if credit > 0 {
+		testenv.MustJSON(t, "POST", fmt.Sprintf("%s/payment/add_funds/%s/%d", base, id, credit))
+	}
+	return id
+}
+
+// NewOrder creates an order of user through the order API at base, adds
+// items to it (item ID → quantity), and returns its ID.
+func NewOrder(t testing.TB, base, user string, items map[string]int64) string {
+	t.Helper()
+	id := testenv.MustJSON(t, "POST", base+"/orders/create/"+user)["order_id"].(string)
+	for item, q := range items {
+		testenv.MustJSON(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/%d", base, id, item, q))
+	}
+	return id
+}
+
 // BatchInit posts a batch_init url, which must answer 200 with a "msg",
 // and logs how long it took (not asserted: shared CI machines vary).
 func BatchInit(t *testing.T, url string) {
@@ -90,6 +131,29 @@ func BatchInit(t *testing.T, url string) {
 	if code != 200 || body["msg"] == nil {
 		t.Fatalf("batch_init = %d %v", code, body)
 	}
+}
+
+// Events is a saga participant's event operations (stock, payment) on a
+// fresh, migrated database of their own, called straight, without a broker.
+type Events struct {
+	T   *testing.T
+	DB  *pgxpool.Pool
+	Ops map[string]eventhttp.Handler // keyed by operation name
+}
+
+// NewEvents migrates a fresh database as domain and builds on it the event
+// operations that ops returns.
+func NewEvents(t *testing.T, domain string, ops func(db *pgxpool.Pool, log *slog.Logger) map[string]eventhttp.Handler) *Events {
+	t.Helper()
+	db := shopdb.Pool(t, domain, 16)
+	return &Events{T: t, DB: db, Ops: ops(db, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+}
+
+// Call delivers in to the operation op, checks the reply against its schema
+// and returns it.
+func (e *Events) Call(op string, in event.Event) event.Event {
+	e.T.Helper()
+	return schematest.Reply(e.T, e.Ops[op], in)
 }
 
 // Count runs call n times at once, call(i) the i-th, and counts what the

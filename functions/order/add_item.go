@@ -6,34 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/wdm-knative/webshop/internal/api"
 )
-
-// AddItem serves both forms of adding an item:
-//   - POST /orders/addItem/{order_id}/{item_id}/{quantity} (2024, quantity >= 1);
-//   - POST /orders/addItem/{order_id}/{item_id} (2023, one unit).
-//
-// The price is read from the stock function; 400 when stock does not know
-// the item or the order is no longer open.
-func (h *Handlers) AddItem(p *api.Path) api.Run[costResponse] {
-	orderID := p.ID("order_id")
-	itemID := p.ID("item_id")
-	qty := int64(1)
-	if p.Has("quantity") {
-		qty = p.Positive("quantity")
-	}
-	return func(ctx context.Context) (costResponse, error) {
-		// Read the price before the transaction: no row lock is held while we
-		// wait on another function.
-		price, err := h.prices.Price(ctx, itemID)
-		if err != nil {
-			return costResponse{}, err
-		}
-		total, err := h.store.AddItem(ctx, orderID, itemID, qty, price)
-		return costResponse{OrderID: orderID, TotalCost: total}, err
-	}
-}
 
 // AddItem adds qty units of an item at unitPrice to an open order and
 // returns the new total. Adding an item already in the order raises its

@@ -5,24 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
-
-// BatchInit serves POST /orders/batch_init/{n}/{n_items}/{n_users}/{item_price}:
-// orders "0".."n-1", each open with two random items of "0".."n_items-1"
-// (quantity 1 each, or 2 when both draws pick the same item) for a random user
-// of "0".."n_users-1", overwriting any that exist, as the course benchmark's
-// reference implementation does.
-func (h *Handlers) BatchInit(p *api.Path) api.Run[map[string]string] {
-	n := p.Batch("n")
-	nItems := p.Positive("n_items")
-	nUsers := p.Positive("n_users")
-	price := p.Amount("item_price")
-	return func(ctx context.Context) (map[string]string, error) {
-		return map[string]string{"msg": "Batch init for orders successful"}, h.store.BatchInit(ctx, n, nItems, nUsers, price)
-	}
-}
 
 // BatchInit writes n orders and their items in one transaction of two
 // statements, every row generated inside Postgres (no per-row round trips).

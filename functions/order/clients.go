@@ -8,15 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/wdm-knative/webshop/internal/api"
-)
-
-// Errors of the functions the order domain depends on: 503 to the client,
-// whose request changed nothing and may be retried.
-var (
-	ErrStockUnavailable   = api.NewError(api.ErrUnavailable, "stock service unavailable")
-	ErrPaymentUnavailable = api.NewError(api.ErrUnavailable, "payment service unavailable")
 )
 
 // function is another function of the shop, called over HTTP at base:

@@ -34,17 +34,17 @@ var must = testenv.MustJSON
 
 func (s *shop) newUser(t testing.TB) string {
 	t.Helper()
-	return must(t, "POST", s.payment.URL+"/payment/create_user")["user_id"].(string)
+	return functiontest.NewUser(t, s.payment.URL, 0)
 }
 
-func (s *shop) newItem(t testing.TB, price string) string {
+func (s *shop) newItem(t testing.TB, price int64) string {
 	t.Helper()
-	return must(t, "POST", s.stock.URL+"/stock/item/create/"+price)["item_id"].(string)
+	return functiontest.NewItem(t, s.stock.URL, price, 0)
 }
 
 func (s *shop) newOrder(t testing.TB, user string) string {
 	t.Helper()
-	return must(t, "POST", s.order.URL+"/orders/create/"+user)["order_id"].(string)
+	return functiontest.NewOrder(t, s.order.URL, user, nil)
 }
 
 // find reads an order through the API, decoded into the API's type.

@@ -1,20 +1,19 @@
-// Package order is the order domain: orders, their items and total cost, one
-// HTTP operation per file. Prices come from the stock function and users are
-// checked with the payment function, both over HTTP; the checkout saga
-// changes an order's status.
+// Package order is the order domain: orders, their items and total cost. Its
+// HTTP operations are declared together in handlers.go, the table and the
+// thin handlers that read a request's path and answer; each operation's SQL
+// is a Store method in a file of its own. Prices come from the stock function
+// and users are checked with the payment function, both over HTTP; the
+// checkout saga changes an order's status.
 package order
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
@@ -27,6 +26,11 @@ var (
 	ErrUnknownUser    = api.NewError(api.ErrRejected, "user does not exist")
 	ErrUnknownItem    = api.NewError(api.ErrRejected, "item does not exist")
 	ErrItemNotInOrder = api.NewError(api.ErrRejected, "item is not in the order")
+	// ErrStockUnavailable and ErrPaymentUnavailable are the functions the
+	// order domain depends on not answering: 503 to the client, whose
+	// request changed nothing and may be retried.
+	ErrStockUnavailable   = api.NewError(api.ErrUnavailable, "stock service unavailable")
+	ErrPaymentUnavailable = api.NewError(api.ErrUnavailable, "payment service unavailable")
 )
 
 // Order statuses (the orders.status column).
@@ -37,51 +41,9 @@ const (
 )
 
 // Store is the order database. Each method is one operation's write or read,
-// kept in the operation's file.
+// kept in the operation's file; NewHandlers makes the one it serves from.
 type Store struct {
 	db pgtx.DB
-}
-
-// NewStore returns a store on db (the order database).
-func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
-
-// Prices tells an item's price; StockClient asks the stock function.
-type Prices interface {
-	Price(ctx context.Context, itemID string) (int64, error)
-}
-
-// Users tells whether a user exists; PaymentClient asks the payment function.
-type Users interface {
-	UserExists(ctx context.Context, userID string) (bool, error)
-}
-
-// Handlers serves the order operations over HTTP, except the checkout (the
-// saga's; see saga/checkout.go).
-type Handlers struct {
-	store  *Store
-	prices Prices
-	users  Users
-	log    *slog.Logger
-}
-
-// NewHandlers returns the HTTP side of the order operations. prices is used
-// only by addItem and users only by create; either may be nil in a process
-// that does not serve that operation.
-func NewHandlers(store *Store, prices Prices, users Users, log *slog.Logger) *Handlers {
-	return &Handlers{store: store, prices: prices, users: users, log: log}
-}
-
-// Operations maps each order HTTP operation's name (internal/operation) to
-// its handler. order-checkout is not among them: the root function wires it.
-func (h *Handlers) Operations() map[string]http.Handler {
-	return map[string]http.Handler{
-		operation.OrderCreate:     api.Handle(h.log, h.Create),
-		operation.OrderFind:       api.Lookup(h.log, "order_id", h.store.Find),
-		operation.OrderAddItem:    api.Handle(h.log, h.AddItem),
-		operation.OrderRemoveItem: api.Handle(h.log, h.RemoveItem),
-		operation.OrderRemove:     api.Handle(h.log, h.Remove),
-		operation.OrderBatchInit:  api.Handle(h.log, h.BatchInit),
-	}
 }
 
 // Order is an order as the API shows it.
@@ -118,12 +80,6 @@ func (l *Line) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	return json.Unmarshal(pair[1], &l.Quantity)
-}
-
-// costResponse answers an item change with the order's new total.
-type costResponse struct {
-	OrderID   string `json:"order_id"`
-	TotalCost int64  `json:"total_cost"`
 }
 
 // lockOpen locks an order's row for the rest of tx and checks that it is

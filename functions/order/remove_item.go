@@ -7,20 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
-
-// RemoveItem serves DELETE (or POST) /orders/removeItem/{order_id}/{item_id}
-// (2023 form): one unit of the item leaves the order and total_cost drops by
-// its price. 400 when the item is not in the order or the order is not open.
-func (h *Handlers) RemoveItem(p *api.Path) api.Run[costResponse] {
-	orderID, itemID := p.ID("order_id"), p.ID("item_id")
-	return func(ctx context.Context) (costResponse, error) {
-		total, err := h.store.RemoveItem(ctx, orderID, itemID)
-		return costResponse{OrderID: orderID, TotalCost: total}, err
-	}
-}
 
 // RemoveItem takes one unit of an item out of an open order and returns the
 // new total. The last unit deletes the line (quantity stays > 0 by constraint).

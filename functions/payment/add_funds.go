@@ -3,18 +3,8 @@ package payment
 import (
 	"context"
 
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
-
-// AddFunds serves POST /payment/add_funds/{user_id}/{amount} (amount > 0).
-func (h *Handlers) AddFunds(p *api.Path) api.Run[map[string]bool] {
-	id, amount := p.ID("user_id"), p.Positive("amount")
-	return func(ctx context.Context) (map[string]bool, error) {
-		_, err := h.store.AddFunds(ctx, id, amount)
-		return map[string]bool{"done": true}, err
-	}
-}
 
 // AddFunds raises a user's credit in one atomic statement and returns the new
 // credit. An overflow past int64 is refused by Postgres (bigint out of range).

@@ -7,19 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
-
-// Cancel serves POST /payment/cancel/{user_id}/{order_id} (2023 form): the
-// order's payment is refunded once; 400 when there is no payment to refund.
-func (h *Handlers) Cancel(p *api.Path) api.Run[map[string]bool] {
-	userID, orderID := p.ID("user_id"), p.ID("order_id")
-	return func(ctx context.Context) (map[string]bool, error) {
-		_, err := h.store.Cancel(ctx, userID, orderID)
-		return map[string]bool{"done": true}, err
-	}
-}
 
 // Cancel refunds an order's payment and marks it cancelled, in one
 // transaction. Like PayOrder it first locks the user's row: every change to a

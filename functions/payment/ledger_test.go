@@ -2,7 +2,6 @@ package payment
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 
@@ -12,33 +11,28 @@ import (
 	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
 
-type fixture struct {
-	t    *testing.T
-	pool *pgxpool.Pool
-	ops  map[string]eventhttp.Handler // the payment event operations
-}
+// fixture is the payment event operations on a database of their own.
+type fixture struct{ *functiontest.Events }
 
-// newFixture gives a test its own migrated payment database.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) fixture {
 	t.Helper()
-	pool := shopdb.Pool(t, "payment", 16)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &fixture{t: t, pool: pool, ops: NewHandlers(NewStore(pool), log).EventOperations()}
+	return fixture{functiontest.NewEvents(t, "payment", func(db *pgxpool.Pool, log *slog.Logger) map[string]eventhttp.Handler {
+		return NewHandlers(db, log).EventOperations()
+	})}
 }
 
-func (f *fixture) user(id string, credit int64) {
-	f.t.Helper()
-	functiontest.Exec(f.t, f.pool, `INSERT INTO users (id, credit) VALUES ($1, $2)`, id, credit)
+func (f fixture) user(id string, credit int64) {
+	f.T.Helper()
+	functiontest.Exec(f.T, f.DB, `INSERT INTO users (id, credit) VALUES ($1, $2)`, id, credit)
 }
 
-func (f *fixture) credit(id string) int64 {
-	f.t.Helper()
-	return functiontest.Int(f.t, f.pool, `SELECT credit FROM users WHERE id = $1`, id)
+func (f fixture) credit(id string) int64 {
+	f.T.Helper()
+	return functiontest.Int(f.T, f.DB, `SELECT credit FROM users WHERE id = $1`, id)
 }
 
 func requested(saga, user string, amount int64) event.Event {
@@ -48,12 +42,6 @@ func requested(saga, user string, amount int64) event.Event {
 
 func compensate(saga, user string) event.Event {
 	return schematest.Compensate(schemas.CheckoutCompensate{SagaID: saga, OrderID: "o-" + saga, UserID: user, Reason: schemas.ReasonInsufficientStock})
-}
-
-// call runs a handler, checks the reply against its schema and returns it.
-func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
-	f.t.Helper()
-	return schematest.Reply(f.t, h, in)
 }
 
 func TestDebit(t *testing.T) {
@@ -77,7 +65,7 @@ func TestDebit(t *testing.T) {
 			f := newFixture(t)
 			f.user("u", 10)
 			in := requested("s1", c.user, c.amount)
-			first := f.call(f.ops[operation.PaymentDebit], in)
+			first := f.Call(operation.PaymentDebit, in)
 			if first.Type() != c.wantType {
 				t.Fatalf("reply %s, want %s", first.Type(), c.wantType)
 			}
@@ -87,7 +75,7 @@ func TestDebit(t *testing.T) {
 					t.Errorf("reason %s, want %s", r.Reason, c.wantReason)
 				}
 			}
-			again := f.call(f.ops[operation.PaymentDebit], in)
+			again := f.Call(operation.PaymentDebit, in)
 			if again.ID() != first.ID() || string(again.Data()) != string(first.Data()) {
 				t.Errorf("redelivery answered %s, first %s", again, first)
 			}
@@ -118,17 +106,17 @@ func TestRefund(t *testing.T) {
 			if amount < 0 {
 				amount = 4
 			} else {
-				f.call(f.ops[operation.PaymentDebit], requested("s1", "u", amount))
+				f.Call(operation.PaymentDebit, requested("s1", "u", amount))
 			}
-			ref := f.call(f.ops[operation.PaymentRefund], compensate("s1", "u"))
+			ref := f.Call(operation.PaymentRefund, compensate("s1", "u"))
 			r, err := schemas.DecodeAs[schemas.PaymentRefunded](ref)
 			if err != nil || r.Amount != c.wantAmount {
 				t.Errorf("refunded %+v (%v), want amount %d", r, err, c.wantAmount)
 			}
-			if again := f.call(f.ops[operation.PaymentRefund], compensate("s1", "u")); string(again.Data()) != string(ref.Data()) {
+			if again := f.Call(operation.PaymentRefund, compensate("s1", "u")); string(again.Data()) != string(ref.Data()) {
 				t.Errorf("duplicate refund answered %s, first %s", again.Data(), ref.Data())
 			}
-			late := f.call(f.ops[operation.PaymentDebit], requested("s1", "u", amount))
+			late := f.Call(operation.PaymentDebit, requested("s1", "u", amount))
 			if late.Type() != c.wantLate {
 				t.Errorf("debit after refund answered %s, want %s", late.Type(), c.wantLate)
 			}
@@ -148,7 +136,7 @@ func TestDebitConcurrentOnOneUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.user("u", 10)
-	replies := functiontest.ReplyTypes(t, f.ops[operation.PaymentDebit], 40, func(i int) event.Event {
+	replies := functiontest.ReplyTypes(t, f.Ops[operation.PaymentDebit], 40, func(i int) event.Event {
 		return requested(fmt.Sprintf("s%d", i), "u", 1)
 	})
 	if debited := replies[schemas.TypePaymentDebited]; debited != 10 || f.credit("u") != 0 {
@@ -159,7 +147,7 @@ func TestDebitConcurrentOnOneUser(t *testing.T) {
 func TestMalformedEventsArePermanent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	schematest.CheckPermanent(t, f.ops, schemas.TypeCheckoutCompensate, map[string]any{"saga_id": ""})
+	schematest.CheckPermanent(t, f.Ops, schemas.TypeCheckoutCompensate, map[string]any{"saga_id": ""})
 }
 
 // TestStepRaces: payment_debit and payment_refund survive every way the
@@ -170,8 +158,8 @@ func TestStepRaces(t *testing.T) {
 	schematest.RunStepRaces(t, func(t *testing.T, i int) (step, undo schematest.Delivery, taken func() int64, once int64) {
 		user, saga := fmt.Sprintf("u%d-%s", i, t.Name()), fmt.Sprintf("s%d-%s", i, t.Name())
 		f.user(user, 100)
-		return schematest.Delivery{Handler: f.ops[operation.PaymentDebit], In: requested(saga, user, 7)},
-			schematest.Delivery{Handler: f.ops[operation.PaymentRefund], In: compensate(saga, user)},
+		return schematest.Delivery{Handler: f.Ops[operation.PaymentDebit], In: requested(saga, user, 7)},
+			schematest.Delivery{Handler: f.Ops[operation.PaymentRefund], In: compensate(saga, user)},
 			func() int64 { return 100 - f.credit(user) }, 7
 	})
 }

@@ -7,33 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/wdm-knative/webshop/internal/api"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
-
-// Pay serves both forms of the pay operation:
-//   - POST /payment/pay/{user_id}/{amount} (2024): take amount from the credit;
-//   - POST /payment/pay/{user_id}/{order_id}/{amount} (2023): a payment
-//     recorded against the order, taken at most once per (user, order).
-//
-// Either answers 400 when the credit would go below 0, and then nothing
-// changes. A zero amount is accepted: an order without items costs 0.
-func (h *Handlers) Pay(p *api.Path) api.Run[User] {
-	userID := p.ID("user_id")
-	amount := p.Amount("amount")
-	var orderID string
-	if p.Has("order_id") {
-		orderID = p.ID("order_id")
-	}
-	return func(ctx context.Context) (User, error) {
-		if orderID == "" {
-			credit, err := h.store.Pay(ctx, userID, amount)
-			return User{UserID: userID, Credit: credit}, err
-		}
-		credit, err := h.store.PayOrder(ctx, userID, orderID, amount)
-		return User{UserID: userID, Credit: credit}, err
-	}
-}
 
 // Pay takes amount from a user's credit if enough is left, in one
 // conditional UPDATE (row lock + re-check on the newest version, so

@@ -1,16 +1,13 @@
 // Package payment is the payment domain: users and their credit, and the
-// per-order payments of the 2023 API form, one HTTP operation per file. The
-// saga's debit/refund event handlers live beside them.
+// per-order payments of the 2023 API form. Its HTTP operations are declared
+// together in handlers.go, the table and the thin handlers that read a
+// request's path and answer; each operation's SQL is a Store method in a
+// file of its own. The saga's debit/refund steps live beside them, their
+// CloudEvent handlers in handlers.go too.
 package payment
 
 import (
-	"log/slog"
-	"net/http"
-
-	"github.com/wdm-knative/webshop/functions/participant"
 	"github.com/wdm-knative/webshop/internal/api"
-	"github.com/wdm-knative/webshop/internal/eventhttp"
-	"github.com/wdm-knative/webshop/internal/operation"
 	"github.com/wdm-knative/webshop/internal/pgtx"
 )
 
@@ -22,46 +19,10 @@ var (
 )
 
 // Store is the payment database. Each method is one operation's write or
-// read, kept in the operation's file.
+// read, kept in the operation's file; NewHandlers makes the one it serves
+// from.
 type Store struct {
 	db pgtx.DB
-}
-
-// NewStore returns a store on db (the payment database).
-func NewStore(db pgtx.DB) *Store { return &Store{db: db} }
-
-// Handlers serves the payment operations: over HTTP, and the saga's steps
-// as CloudEvent handlers.
-type Handlers struct {
-	store *Store
-	log   *slog.Logger
-}
-
-// NewHandlers returns the payment operations on store.
-func NewHandlers(store *Store, log *slog.Logger) *Handlers {
-	return &Handlers{store: store, log: log}
-}
-
-// Operations maps each payment HTTP operation's name (internal/operation) to
-// its handler.
-func (h *Handlers) Operations() map[string]http.Handler {
-	return map[string]http.Handler{
-		operation.PaymentCreateUser: api.Handle(h.log, h.CreateUser),
-		operation.PaymentFindUser:   api.Lookup(h.log, "user_id", h.store.FindUser),
-		operation.PaymentAddFunds:   api.Handle(h.log, h.AddFunds),
-		operation.PaymentPay:        api.Handle(h.log, h.Pay),
-		operation.PaymentCancel:     api.Handle(h.log, h.Cancel),
-		operation.PaymentStatus:     api.Handle(h.log, h.Status),
-		operation.PaymentBatchInit:  api.Handle(h.log, h.BatchInit),
-	}
-}
-
-// EventOperations maps each payment event operation's name to its handler.
-func (h *Handlers) EventOperations() map[string]eventhttp.Handler {
-	return map[string]eventhttp.Handler{
-		operation.PaymentDebit:  participant.Step(h.log, "payment debit", h.store.Debit, debitReply),
-		operation.PaymentRefund: participant.Step(h.log, "payment refund", h.store.Refund, refundReply),
-	}
 }
 
 // User is a user as the API shows it.

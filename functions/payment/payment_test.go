@@ -12,8 +12,8 @@ import (
 func TestPaymentOperations(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
-	u := s.createUser(t, "0")
-	other := s.createUser(t, "0")
+	u := functiontest.NewUser(t, s.URL, 0)
+	other := functiontest.NewUser(t, s.URL, 0)
 
 	steps := []functiontest.Step[int64]{ // Want: u's credit after the step
 		{Name: "find new user", Method: "GET", Path: "/payment/find_user/" + u, Status: 200, Want: 0,
@@ -66,10 +66,8 @@ func TestPaymentOperations(t *testing.T) {
 func TestPaymentBadInput(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
-	u := s.createUser(t, "50")
-	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+u+"/o1/10"); code != 200 {
-		t.Fatal("setup pay failed")
-	}
+	u := functiontest.NewUser(t, s.URL, 50)
+	must(t, "POST", s.URL+"/payment/pay/"+u+"/o1/10")
 	long := strings.Repeat("u", 129)
 	tests := []functiontest.Step[struct{}]{
 		{Name: "non-integer funds", Method: "POST", Path: "/payment/add_funds/" + u + "/ten", Status: 400},
@@ -117,10 +115,8 @@ func TestPaymentBadInput(t *testing.T) {
 func TestConcurrentPayments(t *testing.T) {
 	t.Parallel()
 	s := newPaymentServer(t)
-	payer, orderer, canceller := s.createUser(t, "100"), s.createUser(t, "100"), s.createUser(t, "100")
-	if code, _ := call(t, "POST", s.URL+"/payment/pay/"+canceller+"/o1/40"); code != 200 {
-		t.Fatal("pay failed")
-	}
+	payer, orderer, canceller := functiontest.NewUser(t, s.URL, 100), functiontest.NewUser(t, s.URL, 100), functiontest.NewUser(t, s.URL, 100)
+	must(t, "POST", s.URL+"/payment/pay/"+canceller+"/o1/40")
 	type credit struct {
 		user string
 		want int64
@@ -157,9 +153,7 @@ func TestPaymentBatchInit(t *testing.T) {
 	if code, body := call(t, "GET", s.URL+"/payment/find_user/99999"); code != 200 || body["credit"] != 25.0 {
 		t.Fatalf("find_user 99999 = %d %v", code, body)
 	}
-	if code, _ := call(t, "POST", s.URL+"/payment/batch_init/5/1"); code != 200 {
-		t.Fatal("second batch_init failed")
-	}
+	must(t, "POST", s.URL+"/payment/batch_init/5/1")
 	if c := s.credit(t, "4"); c != 1 {
 		t.Fatalf("user 4 credit = %d after overwrite, want 1", c)
 	}

@@ -3,19 +3,7 @@ package payment
 import (
 	"context"
 	"fmt"
-
-	"github.com/wdm-knative/webshop/internal/api"
 )
-
-// Status serves GET or POST /payment/status/{user_id}/{order_id} (2023
-// form): {"paid": true} while the order has a payment that was not cancelled.
-func (h *Handlers) Status(p *api.Path) api.Run[map[string]bool] {
-	userID, orderID := p.ID("user_id"), p.ID("order_id")
-	return func(ctx context.Context) (map[string]bool, error) {
-		paid, err := h.store.Paid(ctx, userID, orderID)
-		return map[string]bool{"paid": paid}, err
-	}
-}
 
 // Paid reports whether the user's payment of the order stands. An unknown
 // user is ErrUserNotFound; a known user who never paid the order is false.

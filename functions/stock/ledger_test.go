@@ -3,7 +3,6 @@ package stock
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -14,33 +13,28 @@ import (
 	"github.com/wdm-knative/webshop/functions/functiontest"
 	"github.com/wdm-knative/webshop/internal/eventhttp"
 	"github.com/wdm-knative/webshop/internal/operation"
-	"github.com/wdm-knative/webshop/local/testenv/shopdb"
 	"github.com/wdm-knative/webshop/schemas"
 	"github.com/wdm-knative/webshop/schemas/schematest"
 )
 
-type fixture struct {
-	t    *testing.T
-	pool *pgxpool.Pool
-	ops  map[string]eventhttp.Handler // the stock event operations
-}
+// fixture is the stock event operations on a database of their own.
+type fixture struct{ *functiontest.Events }
 
-// newFixture gives a test its own migrated stock database.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) fixture {
 	t.Helper()
-	pool := shopdb.Pool(t, "stock", 16)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &fixture{t: t, pool: pool, ops: NewHandlers(NewStore(pool), log).EventOperations()}
+	return fixture{functiontest.NewEvents(t, "stock", func(db *pgxpool.Pool, log *slog.Logger) map[string]eventhttp.Handler {
+		return NewHandlers(db, log).EventOperations()
+	})}
 }
 
-func (f *fixture) item(id string, stock int64) {
-	f.t.Helper()
-	functiontest.Exec(f.t, f.pool, `INSERT INTO items (id, stock, price) VALUES ($1, $2, 1)`, id, stock)
+func (f fixture) item(id string, stock int64) {
+	f.T.Helper()
+	functiontest.Exec(f.T, f.DB, `INSERT INTO items (id, stock, price) VALUES ($1, $2, 1)`, id, stock)
 }
 
-func (f *fixture) stock(id string) int64 {
-	f.t.Helper()
-	return functiontest.Int(f.t, f.pool, `SELECT stock FROM items WHERE id = $1`, id)
+func (f fixture) stock(id string) int64 {
+	f.T.Helper()
+	return functiontest.Int(f.T, f.DB, `SELECT stock FROM items WHERE id = $1`, id)
 }
 
 func requested(saga string, items ...schemas.Item) event.Event {
@@ -52,12 +46,6 @@ func compensate(saga string) event.Event {
 }
 
 func it(id string, q int64) schemas.Item { return schemas.Item{ItemID: id, Quantity: q} }
-
-// call runs a handler, checks the reply against its schema and returns it.
-func (f *fixture) call(h eventhttp.Handler, in event.Event) event.Event {
-	f.t.Helper()
-	return schematest.Reply(f.t, h, in)
-}
 
 func decode[T schemas.Data](t *testing.T, e event.Event) T {
 	t.Helper()
@@ -90,7 +78,7 @@ func TestReserve(t *testing.T) {
 			f.item("a", 5)
 			f.item("b", 3)
 			in := requested("s1", c.items...)
-			first := f.call(f.ops[operation.StockReserve], in)
+			first := f.Call(operation.StockReserve, in)
 			if first.Type() != c.wantType {
 				t.Fatalf("reply %s, want %s", first.Type(), c.wantType)
 			}
@@ -101,7 +89,7 @@ func TestReserve(t *testing.T) {
 				}
 			}
 			// A redelivery is answered from the ledger: same reply, no change.
-			again := f.call(f.ops[operation.StockReserve], in)
+			again := f.Call(operation.StockReserve, in)
 			if again.ID() != first.ID() || string(again.Data()) != string(first.Data()) || again.Type() != first.Type() {
 				t.Errorf("redelivery answered %s, first %s", again, first)
 			}
@@ -136,9 +124,9 @@ func TestRelease(t *testing.T) {
 			if items == nil {
 				items = []schemas.Item{it("a", 1)}
 			} else {
-				f.call(f.ops[operation.StockReserve], requested("s1", items...))
+				f.Call(operation.StockReserve, requested("s1", items...))
 			}
-			rel := f.call(f.ops[operation.StockRelease], compensate("s1"))
+			rel := f.Call(operation.StockRelease, compensate("s1"))
 			if rel.Type() != schemas.TypeStockReleased {
 				t.Fatalf("reply %s", rel.Type())
 			}
@@ -146,10 +134,10 @@ func TestRelease(t *testing.T) {
 				t.Errorf("released %v, want %v", got, c.wantReleased)
 			}
 			// Duplicate compensation: same answer, given back once.
-			if again := f.call(f.ops[operation.StockRelease], compensate("s1")); string(again.Data()) != string(rel.Data()) || again.ID() != rel.ID() {
+			if again := f.Call(operation.StockRelease, compensate("s1")); string(again.Data()) != string(rel.Data()) || again.ID() != rel.ID() {
 				t.Errorf("duplicate release answered %s, first %s", again.Data(), rel.Data())
 			}
-			late := f.call(f.ops[operation.StockReserve], requested("s1", items...))
+			late := f.Call(operation.StockReserve, requested("s1", items...))
 			if late.Type() != c.wantLate {
 				t.Errorf("reserve after release answered %s, want %s", late.Type(), c.wantLate)
 			}
@@ -169,7 +157,7 @@ func TestReserveConcurrentOnOneItem(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.item("hot", 10)
-	replies := functiontest.ReplyTypes(t, f.ops[operation.StockReserve], 40, func(i int) event.Event {
+	replies := functiontest.ReplyTypes(t, f.Ops[operation.StockReserve], 40, func(i int) event.Event {
 		return requested(fmt.Sprintf("s%d", i), it("hot", 1))
 	})
 	if reserved := replies[schemas.TypeStockReserved]; reserved != 10 || f.stock("hot") != 0 {
@@ -195,11 +183,11 @@ func TestReserveNoDeadlock(t *testing.T) {
 				items = []schemas.Item{it("z", 1), it("y", 1), it("x", 1)}
 			}
 			saga := fmt.Sprintf("s%d", i)
-			if _, err := f.ops[operation.StockReserve](context.Background(), requested(saga, items...)); err != nil {
+			if _, err := f.Ops[operation.StockReserve](context.Background(), requested(saga, items...)); err != nil {
 				t.Error(err)
 			}
 			if i%3 == 0 {
-				if _, err := f.ops[operation.StockRelease](context.Background(), compensate(saga)); err != nil {
+				if _, err := f.Ops[operation.StockRelease](context.Background(), compensate(saga)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -217,7 +205,7 @@ func TestReserveNoDeadlock(t *testing.T) {
 func TestMalformedEventsArePermanent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	schematest.CheckPermanent(t, f.ops, schemas.TypeCheckoutRequested, map[string]any{"saga_id": "s", "items": []any{}})
+	schematest.CheckPermanent(t, f.Ops, schemas.TypeCheckoutRequested, map[string]any{"saga_id": "s", "items": []any{}})
 }
 
 // TestStepRaces: stock_reserve and stock_release survive every way the broker
@@ -228,8 +216,8 @@ func TestStepRaces(t *testing.T) {
 	schematest.RunStepRaces(t, func(t *testing.T, i int) (step, undo schematest.Delivery, taken func() int64, once int64) {
 		item, saga := fmt.Sprintf("i%d-%s", i, t.Name()), fmt.Sprintf("s%d-%s", i, t.Name())
 		f.item(item, 100)
-		return schematest.Delivery{Handler: f.ops[operation.StockReserve], In: requested(saga, it(item, 2))},
-			schematest.Delivery{Handler: f.ops[operation.StockRelease], In: compensate(saga)},
+		return schematest.Delivery{Handler: f.Ops[operation.StockReserve], In: requested(saga, it(item, 2))},
+			schematest.Delivery{Handler: f.Ops[operation.StockRelease], In: compensate(saga)},
 			func() int64 { return 100 - f.stock(item) }, 2
 	})
 }

@@ -21,6 +21,9 @@ func newStockServer(t *testing.T) stockServer {
 // call sends a request and decodes its JSON answer.
 var call = testenv.CallJSON
 
+// must is call that fails the test unless the answer is 200.
+var must = testenv.MustJSON
+
 // item reads an item's stock and price straight from the database.
 func (s stockServer) item(t testing.TB, id string) (stock, price int64) {
 	t.Helper()
@@ -38,19 +41,4 @@ func (s stockServer) stockIs(id string) func(t *testing.T, want int64) {
 			t.Fatalf("stock = %d, want %d", got, want)
 		}
 	}
-}
-
-func (s stockServer) createItem(t testing.TB, price string, stock string) string {
-	t.Helper()
-	code, body := call(t, "POST", s.URL+"/stock/item/create/"+price)
-	if code != 200 {
-		t.Fatalf("create: %d %v", code, body)
-	}
-	id, _ := body["item_id"].(string)
-	if stock != "0" {
-		if code, body := call(t, "POST", s.URL+"/stock/add/"+id+"/"+stock); code != 200 {
-			t.Fatalf("add: %d %v", code, body)
-		}
-	}
-	return id
 }

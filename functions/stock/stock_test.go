@@ -11,7 +11,7 @@ import (
 func TestStockOperations(t *testing.T) {
 	t.Parallel()
 	s := newStockServer(t)
-	id := s.createItem(t, "10", "0")
+	id := functiontest.NewItem(t, s.URL, 10, 0)
 
 	steps := []functiontest.Step[int64]{ // Want: the item's stock after the step
 		{Name: "find new item", Method: "GET", Path: "/stock/find/" + id, Status: 200, Want: 0,
@@ -35,7 +35,7 @@ func TestStockOperations(t *testing.T) {
 func TestCreateGivesDistinctIDs(t *testing.T) {
 	t.Parallel()
 	s := newStockServer(t)
-	a, b := s.createItem(t, "0", "0"), s.createItem(t, "0", "0")
+	a, b := functiontest.NewItem(t, s.URL, 0, 0), functiontest.NewItem(t, s.URL, 0, 0)
 	if a == "" || a == b {
 		t.Fatalf("IDs %q and %q", a, b)
 	}
@@ -46,7 +46,7 @@ func TestCreateGivesDistinctIDs(t *testing.T) {
 func TestStockBadInput(t *testing.T) {
 	t.Parallel()
 	s := newStockServer(t)
-	id := s.createItem(t, "10", "5")
+	id := functiontest.NewItem(t, s.URL, 10, 5)
 	long := strings.Repeat("x", 129)
 	tests := []functiontest.Step[struct{}]{
 		{Name: "non-integer amount", Method: "POST", Path: "/stock/add/" + id + "/abc", Status: 400},
@@ -94,7 +94,7 @@ func TestStockBadInput(t *testing.T) {
 func TestSubtractConcurrently(t *testing.T) {
 	t.Parallel()
 	s := newStockServer(t)
-	id := s.createItem(t, "1", "100")
+	id := functiontest.NewItem(t, s.URL, 1, 100)
 	const workers, amount = 50, 3
 	bursts := []functiontest.Burst[int64]{{Name: "subtract 3, 50 times", N: workers, Method: "POST",
 		Path:     func(int) string { return "/stock/subtract/" + id + "/3" },
@@ -126,9 +126,7 @@ func TestBatchInit(t *testing.T) {
 	}
 
 	// A second, smaller batch overwrites the items it names and keeps the rest.
-	if code, body := call(t, "POST", s.URL+"/stock/batch_init/10/1/2"); code != 200 {
-		t.Fatalf("second batch_init = %d %v", code, body)
-	}
+	must(t, "POST", s.URL+"/stock/batch_init/10/1/2")
 	if n, total := count(); n != 100000 || total != 700000-10*7+10*1 {
 		t.Fatalf("after second batch_init: %d items, %d stock", n, total)
 	}
@@ -136,7 +134,5 @@ func TestBatchInit(t *testing.T) {
 		t.Fatalf("item 9 = %d/%d, want 1/2", stock, price)
 	}
 
-	if code, _ := call(t, "POST", s.URL+"/stock/batch_init/0/1/1"); code != 200 {
-		t.Fatalf("batch_init of 0 items = %d", code)
-	}
+	must(t, "POST", s.URL+"/stock/batch_init/0/1/1")
 }

@@ -59,7 +59,7 @@ func ServeDomain(t testing.TB, domain string, handlers func(db *pgxpool.Pool, lo
 func Stock(t testing.TB) *Domain {
 	t.Helper()
 	return ServeDomain(t, "stock", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
-		return stock.NewHandlers(stock.NewStore(db), log).Operations()
+		return stock.NewHandlers(db, log).Operations()
 	})
 }
 
@@ -67,7 +67,7 @@ func Stock(t testing.TB) *Domain {
 func Payment(t testing.TB) *Domain {
 	t.Helper()
 	return ServeDomain(t, "payment", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
-		return payment.NewHandlers(payment.NewStore(db), log).Operations()
+		return payment.NewHandlers(db, log).Operations()
 	})
 }
 
@@ -80,7 +80,7 @@ func Order(t testing.TB, stockSrv, paymentSrv *Domain, more func(db *pgxpool.Poo
 	client := api.NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
 	return ServeDomain(t, "order", func(db *pgxpool.Pool, log *slog.Logger) map[string]http.Handler {
-		ops := order.NewHandlers(order.NewStore(db), order.NewStockClient(stockSrv.URL, client),
+		ops := order.NewHandlers(db, order.NewStockClient(stockSrv.URL, client),
 			order.NewPaymentClient(paymentSrv.URL, client), log).Operations()
 		if more != nil {
 			more(db, log, ops)
