@@ -18,9 +18,6 @@ import (
 // the broker and comes back. Every event the ingress answered 202 for is
 // delivered at least once, and the broker carries on by itself.
 func TestRabbitMQKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts and kills a private RabbitMQ")
-	}
 	rmq, server := testenv.OwnRabbitMQ(t, true)
 	sub := newSubscriber(t, nil)
 	name := uniqueName("kill")

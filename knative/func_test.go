@@ -252,9 +252,6 @@ func TestFuncIgnoresLocalState(t *testing.T) {
 // go build settle go.mod from the module graph. (go-mod-vendor runs go mod
 // vendor at the context's root, on this module's own go.mod.)
 func TestFuncScaffoldingBuildsAgainstTheRootFunction(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles the root function package")
-	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

@@ -42,9 +42,6 @@ func environ(t *testing.T, pid int) map[string]string {
 // RabbitMQ, migrations, every process with its settings, the gateway routing
 // to them, restarts after SIGKILL, and a Stop that leaves nothing behind.
 func TestStackRunsRestartsAndStops(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Postgres and RabbitMQ")
-	}
 	saved := binaries
 	binaries = []string{"./local/stack/testdata/fake/function", "./local/stack/testdata/fake/broker", "./cmd/gateway"}
 	defer func() { binaries = saved }()

@@ -16,9 +16,6 @@ import (
 // passes (no unexpected failure, the audit consistent) and measures
 // something.
 func TestWorkloadsAgainstStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole stack")
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "wdm-bench-")

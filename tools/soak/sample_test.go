@@ -21,9 +21,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // A sample of a real Postgres, a real RabbitMQ and a process serving the
 // project's metrics registry counts what the test put there.
 func TestSamplerReadsTheStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs Postgres and RabbitMQ")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dsn := testenv.NewDatabase(t)

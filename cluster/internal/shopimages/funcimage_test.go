@@ -14,9 +14,6 @@ import (
 // the cluster needs of it: a static binary of func's scaffolding, run as
 // the non-root user.
 func TestFuncImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles the root function package")
-	}
 	spec, err := Func(t.Context(), "../../../func.yaml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)

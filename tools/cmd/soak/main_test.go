@@ -23,9 +23,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // queues a real broker declares on a real RabbitMQ: every passive declare
 // of the first sample succeeds.
 func TestTargetsAreTheBrokersQueues(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs RabbitMQ")
-	}
 	triggers, err := broker.LoadTriggers("../../../knative/base")
 	if err != nil {
 		t.Fatal(err)
