@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -116,10 +117,11 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 }
 
 // checkoutUntilAnswered checks out order until the shop answers with
-// something other than a 5xx or a timeout, and returns that status.
+// something other than a 5xx or a timeout, and returns that status. A 4xx
+// comes with an error too (shopclient.StatusError): it is an answer.
 func checkoutUntilAnswered(ctx context.Context, order string) int {
 	for ctx.Err() == nil {
-		if code, err := client.Checkout(ctx, order); err == nil && code < 500 {
+		if code, err := client.Checkout(ctx, order); !errors.Is(err, shopclient.ErrUnavailable) {
 			return code
 		}
 	}
