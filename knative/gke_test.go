@@ -112,19 +112,7 @@ func podImages(t *testing.T, r rendered) map[string]string {
 		}
 	}
 	for _, m := range ofKind(r.all, "batch/v1", "Job") {
-		var job struct {
-			Spec struct {
-				Template struct {
-					Spec struct {
-						Containers []struct {
-							Image string `json:"image"`
-						} `json:"containers"`
-					} `json:"spec"`
-				} `json:"template"`
-			} `json:"spec"`
-		}
-		decodeLoose(t, m, &job)
-		for _, c := range job.Spec.Template.Spec.Containers {
+		for _, c := range jobPod(t, m).Containers {
 			out["Job "+m.Metadata.Name] = c.Image
 		}
 	}
@@ -412,25 +400,9 @@ func annotatedCPU(t *testing.T, m manifest, fallback resource.Quantity) int64 {
 
 func jobCPU(t *testing.T, m manifest) map[string]int64 {
 	t.Helper()
-	var job struct {
-		Spec struct {
-			Template struct {
-				Spec struct {
-					Containers []struct {
-						Name      string `json:"name"`
-						Resources struct {
-							Requests map[string]resource.Quantity `json:"requests"`
-						} `json:"resources"`
-					} `json:"containers"`
-				} `json:"spec"`
-			} `json:"template"`
-		} `json:"spec"`
-	}
-	decodeLoose(t, m, &job)
 	out := map[string]int64{}
-	for _, c := range job.Spec.Template.Spec.Containers {
-		cpu := c.Resources.Requests["cpu"]
-		out[m.String()+" "+c.Name] = cpu.MilliValue()
+	for _, c := range jobPod(t, m).Containers {
+		out[m.String()+" "+c.Name] = c.Resources.Requests.Cpu().MilliValue()
 	}
 	return out
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/autoscaling"
@@ -147,6 +149,14 @@ func decodeLoose(t *testing.T, m manifest, into any) {
 	if err := yaml.Unmarshal(m.Raw, into); err != nil {
 		t.Fatalf("%s: %v", m, err)
 	}
+}
+
+// jobPod is the pod spec of a Job manifest, read loosely.
+func jobPod(t *testing.T, m manifest) corev1.PodSpec {
+	t.Helper()
+	var job batchv1.Job
+	decodeLoose(t, m, &job)
+	return job.Spec.Template.Spec
 }
 
 // servingContext is what the Knative Serving webhook validates a create

@@ -322,15 +322,7 @@ func localProblems(t *testing.T, ms []manifest) []string {
 		}
 	}
 	for _, m := range ofKind(ms, "batch/v1", "Job") {
-		var job struct {
-			Spec struct {
-				Template struct {
-					Spec corev1.PodSpec `json:"spec"`
-				} `json:"template"`
-			} `json:"spec"`
-		}
-		decodeLoose(t, m, &job)
-		for _, c := range job.Spec.Template.Spec.Containers {
+		for _, c := range jobPod(t, m).Containers {
 			if !strings.HasPrefix(c.Image, "dev.local/webshop/migrate@sha256:") {
 				bad("%s: image %s, want the migrate image (dev.local/webshop/migrate, pinned)", m, c.Image)
 			}

@@ -2,6 +2,7 @@ package order_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -45,6 +46,16 @@ func (s *shop) newItem(t testing.TB, price int64) string {
 func (s *shop) newOrder(t testing.TB, user string) string {
 	t.Helper()
 	return functiontest.NewOrder(t, s.order.URL, user, nil)
+}
+
+// newOrderOf is a new user's order holding quantity of a new item at price:
+// the open order the tests of refused changes start from.
+func (s *shop) newOrderOf(t testing.TB, price, quantity int64) (id, item string) {
+	t.Helper()
+	item = s.newItem(t, price)
+	id = s.newOrder(t, s.newUser(t))
+	must(t, "POST", fmt.Sprintf("%s/orders/addItem/%s/%s/%d", s.order.URL, id, item, quantity))
+	return id, item
 }
 
 // find reads an order through the API, decoded into the API's type.

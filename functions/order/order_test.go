@@ -104,9 +104,7 @@ func TestClosedOrdersRefuseChanges(t *testing.T) {
 	for _, status := range []string{order.StatusCheckingOut, order.StatusPaid} {
 		t.Run(status, func(t *testing.T) {
 			s := newShop(t)
-			item := s.newItem(t, 4)
-			id := s.newOrder(t, s.newUser(t))
-			must(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+item+"/2")
+			id, item := s.newOrderOf(t, 4, 2)
 			s.setStatus(t, id, status)
 			for _, req := range []struct{ method, path string }{
 				{"POST", "/orders/addItem/" + id + "/" + item + "/1"},
@@ -166,10 +164,7 @@ func TestDependencyDown(t *testing.T) {
 func TestOrderBadInput(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
-	user := s.newUser(t)
-	item := s.newItem(t, 7)
-	id := s.newOrder(t, user)
-	must(t, "POST", s.order.URL+"/orders/addItem/"+id+"/"+item+"/2")
+	id, item := s.newOrderOf(t, 7, 2)
 	long := strings.Repeat("o", 129)
 	tests := []functiontest.Step[struct{}]{
 		{Name: "quantity non-integer", Method: "POST", Path: "/orders/addItem/" + id + "/" + item + "/two", Status: 400},

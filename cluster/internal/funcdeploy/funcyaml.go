@@ -105,9 +105,8 @@ type Quantities struct {
 
 // Limits are the container's limits and the revision's containerConcurrency.
 type Limits struct {
-	CPU         *string `yaml:"cpu"`
-	Memory      *string `yaml:"memory"`
-	Concurrency *int64  `yaml:"concurrency"`
+	Quantities  `yaml:",inline"`
+	Concurrency *int64 `yaml:"concurrency"`
 }
 
 // Read reads the func.yaml at path, rejecting keys Func does not have.

@@ -5,15 +5,20 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-func entries(t *testing.T, layer []byte) map[string]*tar.Header {
+// entries are the headers of a tar stream (a layer, or a written image), by name.
+func entries(t *testing.T, r io.Reader) map[string]*tar.Header {
 	t.Helper()
 	out := map[string]*tar.Header{}
-	tr := tar.NewReader(bytes.NewReader(layer))
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -26,6 +31,16 @@ func entries(t *testing.T, layer []byte) map[string]*tar.Header {
 	}
 }
 
+// build is Build of a spec the test expects to be valid.
+func build(t *testing.T, s Spec) v1.Image {
+	t.Helper()
+	img, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 func TestTarLaysOutFiles(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "prog")
 	if err := os.WriteFile(src, []byte("#!binary"), 0o755); err != nil {
@@ -35,7 +50,7 @@ func TestTarLaysOutFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := entries(t, layer)
+	got := entries(t, bytes.NewReader(layer))
 	tests := []struct {
 		name     string
 		entry    string
@@ -69,11 +84,7 @@ func TestTarRejectsRelativePaths(t *testing.T) {
 
 func TestBuild(t *testing.T) {
 	spec := Spec{Ref: "dev.local/wdm/x", User: NonRoot, Entrypoint: []string{"/x"}}
-	img, err := Build(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
+	cf, err := build(t, spec).ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +94,7 @@ func TestBuild(t *testing.T) {
 }
 
 func TestWriteTags(t *testing.T) {
-	img, err := Build(Binary("dev.local/wdm/x", "x", "/dev/null", NonRoot))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := build(t, Binary("dev.local/wdm/x", "x", "/dev/null", NonRoot))
 	tests := []struct {
 		name    string
 		ref     string
@@ -109,11 +117,7 @@ func TestWriteTags(t *testing.T) {
 func TestSameFilesSameDigest(t *testing.T) {
 	spec := Spec{Ref: "dev.local/wdm/x", Files: []File{{Path: "/a", Data: []byte("a")}}, Entrypoint: []string{"/a"}}
 	digest := func(s Spec) string {
-		img, err := Build(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
+		d, err := build(t, s).Digest()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,10 +135,7 @@ func TestSameFilesSameDigest(t *testing.T) {
 
 func TestWriteMakesATarball(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "x.tar")
-	img, err := Build(Spec{Ref: "dev.local/wdm/x", Entrypoint: []string{"/x"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := build(t, Spec{Ref: "dev.local/wdm/x", Entrypoint: []string{"/x"}})
 	if _, err := Write(img, "dev.local/wdm/x:v1", file); err != nil {
 		t.Fatal(err)
 	}
@@ -143,19 +144,7 @@ func TestWriteMakesATarball(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	names := map[string]bool{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names[h.Name] = true
-	}
-	if !names["manifest.json"] {
-		t.Fatalf("no manifest.json in %v", names)
+	if names := entries(t, f); names["manifest.json"] == nil {
+		t.Fatalf("no manifest.json in %v", slices.Sorted(maps.Keys(names)))
 	}
 }
