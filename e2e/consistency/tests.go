@@ -17,11 +17,12 @@ import (
 func Course(t testing.TB, c *shopclient.Client, retry bool) (Workload, *Outcome) {
 	t.Helper()
 	w := Build(t, c, CourseShape(), 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), checkoutBudget(retry))
 	defer cancel()
 	out := NewOutcome()
 	CheckoutAll(ctx, c, out, w.Orders, 1000, 1, retry)
 	unavailable(t, out, retry)
+	answered(t, w, out)
 	a := Audit(t, c, w, out)
 	ok := 0
 	for _, code := range out.Answers {
@@ -45,19 +46,36 @@ func Course(t testing.TB, c *shopclient.Client, retry bool) (Workload, *Outcome)
 func ManyItemsTwice(t testing.TB, c *shopclient.Client, retry bool) (Workload, *Outcome) {
 	t.Helper()
 	w := Build(t, c, ManyItems(600), 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), checkoutBudget(retry))
 	defer cancel()
 	out := NewOutcome()
 	CheckoutAll(ctx, c, out, w.Orders, 256, 2, retry)
 	unavailable(t, out, retry)
-	if len(out.Answers) != len(w.Orders) {
-		t.Errorf("%d of %d orders got an answer", len(out.Answers), len(w.Orders))
-	}
+	answered(t, w, out)
 	a := Audit(t, c, w, out)
 	if a.PaidOrders == 0 || a.PaidOrders == len(w.Orders) {
 		t.Errorf("%d of %d orders paid: the workload must mix successes and failures", a.PaidOrders, len(w.Orders))
 	}
 	return w, out
+}
+
+// checkoutBudget is how long the callers of a run may take. With retry
+// they ask until every saga has ended, which on the local cluster may take
+// its deadline (240 s) and a compensation: an audit while a saga still
+// compensates would see a debit not yet refunded.
+func checkoutBudget(retry bool) time.Duration {
+	if retry {
+		return 10 * time.Minute
+	}
+	return 3 * time.Minute
+}
+
+// answered fails the test unless every order of the run got an answer.
+func answered(t testing.TB, w Workload, out *Outcome) {
+	t.Helper()
+	if len(out.Answers) != len(w.Orders) {
+		t.Errorf("%d of %d orders got an answer", len(out.Answers), len(w.Orders))
+	}
 }
 
 // unavailable fails the test on 5xx and lost answers, or with retry
