@@ -49,7 +49,7 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 	psql(t, ctx, "payment", append(slices.Clone(faults.BreakPayment), faults.PaymentDown(u.ID))...)
 	t.Cleanup(func() { psql(t, context.Background(), "payment", faults.PaymentUp(u.ID)) })
 
-	// The checkout waits for its saga, which fails at its deadline (90 s
+	// The checkout waits for its saga, which fails at its deadline (240 s
 	// here); the client gives up after 60 s, so it asks again, joining
 	// the same saga, until it has an answer.
 	answer := make(chan int, 1)
