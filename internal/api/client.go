@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"syscall"
 	"time"
+
+	"github.com/wdm-knative/webshop/internal/backoff"
 )
 
 // NewHTTPClient returns the client a function uses to call another function
@@ -68,10 +70,8 @@ func RedialRefused(dial DialFunc, window, first, longest time.Duration) DialFunc
 			if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().Add(pause).After(giveUp) {
 				return conn, err
 			}
-			select {
-			case <-ctx.Done():
+			if !backoff.Sleep(ctx, pause) {
 				return nil, err
-			case <-time.After(pause):
 			}
 			pause = min(2*pause, longest)
 		}
