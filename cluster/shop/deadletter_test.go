@@ -179,13 +179,11 @@ func stateOf(t *testing.T, ctx context.Context, order string) string {
 // pod, stopping at the first error, and returns what they printed.
 func psql(t *testing.T, ctx context.Context, db string, stmts ...string) string {
 	t.Helper()
-	script := strings.Join(stmts, ";\n") + ";\n"
-	out, err := k.Run(ctx, []byte(script), "exec", "-i", "-n", ns, "webshop-postgres-0", "-c", "postgres", "--",
-		"psql", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", databases[db], "-tAXq", "-f", "-")
+	out, err := psqlIn(ctx, db, stmts...)
 	if err != nil {
-		t.Fatalf("psql %s: %v\n%s", db, err, script)
+		t.Fatalf("psql %s: %v\n%s", db, err, strings.Join(stmts, ";\n"))
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 // deadLetter is what the test reads of `shopctl deadletters list -o json`.

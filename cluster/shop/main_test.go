@@ -3,20 +3,24 @@
 // Package shop tests the shop as deployed on the running cluster (make
 // cluster-up cluster-deploy), in the order a user meets it: everything
 // Ready, K_SINK where events are sent, nothing public that must not be, a
-// checkout from zero across the Broker (cold_test.go); the API walk and the
-// consistency tests through the real ingress (consistency_test.go); Locust
-// with the pods sampled (load_test.go); pods force-deleted under load
-// (faults_test.go); the outcome consumer (outcomes_test.go). Without a
-// cluster and the shop on it, it fails; it never skips.
+// checkout from zero across the Broker (cold_test.go); each Service's cold
+// start (coldstart_test.go); dead letters and shopctl (deadletter_test.go);
+// pods force-deleted under load (faults_test.go); the Service func deploy
+// makes (funcdeploy_test.go); the API walk, the consistency tests and the
+// 2024 load test through the real ingress, with the outcome consumer
+// (ingress_test.go, outcomes_test.go); Locust with the pods sampled
+// (load_test.go); the NetworkPolicies (netpol_test.go); a load step
+// (step_test.go). Without a cluster and the shop on it, it fails; it never
+// skips.
 package shop
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wdm-knative/webshop/cluster/internal/clustertest"
@@ -68,10 +72,19 @@ var databases = map[string]string{"order": "orders", "stock": "stock", "payment"
 // countIn runs a count query with psql in the Postgres pod
 // (consistency.Count for the cluster).
 func countIn(ctx context.Context, db, query string) (int, error) {
-	out, err := k.Run(ctx, nil, "exec", "-n", ns, "webshop-postgres-0", "-c", "postgres", "--",
-		"psql", "-U", "postgres", "-d", databases[db], "-tAXc", query)
+	out, err := psqlIn(ctx, db, query)
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(string(bytes.TrimSpace(out)))
+	return strconv.Atoi(out)
+}
+
+// psqlIn runs statements in one of the shop's databases with psql in the
+// Postgres pod, stopping at the first error, and returns what they printed
+// (unaligned tuples only).
+func psqlIn(ctx context.Context, db string, stmts ...string) (string, error) {
+	script := strings.Join(stmts, ";\n") + ";\n"
+	out, err := k.Run(ctx, []byte(script), "exec", "-i", "-n", ns, "webshop-postgres-0", "-c", "postgres", "--",
+		"psql", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", databases[db], "-tAXq", "-f", "-")
+	return strings.TrimSpace(string(out)), err
 }
