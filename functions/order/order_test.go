@@ -263,3 +263,20 @@ func TestOrderBatchInit(t *testing.T) {
 		t.Fatalf("%d orders after second batch_init", n)
 	}
 }
+
+// TestRemoveConcurrently removes one order from 20 goroutines at once: the
+// DELETE re-checks the row on its newest version, so exactly one removes it
+// (with its lines); each other gets 404 (it came after) or 400 (it waited on
+// the row lock, and its snapshot still held the order), never a 200 or a 5xx.
+func TestRemoveConcurrently(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	id, _ := s.newOrderOf(t, 3, 2)
+	got := functiontest.Race(t, 20, "DELETE", func(int) string { return s.order.URL + "/orders/remove/" + id })
+	if got[200] != 1 || got[200]+got[400]+got[404] != 20 {
+		t.Fatalf("20 removes at once = statuses %v, want one 200 and the rest 400 or 404", got)
+	}
+	if n := s.count(t, `SELECT count(*) FROM orders WHERE id = '`+id+`'`) + s.count(t, `SELECT count(*) FROM order_items WHERE order_id = '`+id+`'`); n != 0 {
+		t.Fatalf("%d rows of the removed order left", n)
+	}
+}
