@@ -63,26 +63,14 @@ func sampleCPU(t *testing.T) cpuSample {
 type cpuWatch struct {
 	first, last cpuSample
 	machine     time.Duration // busy time at the start
-	done        chan struct{}
-	wg          sync.WaitGroup
+	end         func()
 	mu          sync.Mutex
 }
 
 func watchCPU(t *testing.T) *cpuWatch {
 	t.Helper()
-	w := &cpuWatch{first: sampleCPU(t), last: cpuSample{}, machine: machineBusy(t), done: make(chan struct{})}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		for {
-			select {
-			case <-w.done:
-				return
-			case <-time.After(2 * time.Second):
-			}
-			w.add(sampleCPU(t))
-		}
-	}()
+	w := &cpuWatch{first: sampleCPU(t), last: cpuSample{}, machine: machineBusy(t)}
+	w.end = every(2*time.Second, func() { w.add(sampleCPU(t)) })
 	return w
 }
 
@@ -99,8 +87,7 @@ func (w *cpuWatch) add(s cpuSample) {
 // outside any pod (control plane, kubelet, containerd, the load client).
 func (w *cpuWatch) stop(t *testing.T, checkouts uint64) {
 	t.Helper()
-	close(w.done)
-	w.wg.Wait()
+	w.end()
 	w.add(sampleCPU(t))
 	machine := machineBusy(t) - w.machine
 	if checkouts == 0 {

@@ -189,8 +189,7 @@ func locustTotals(t *testing.T, path string) map[string]string {
 type podSampler struct {
 	begin    time.Time
 	services []string
-	done     chan struct{}
-	wg       sync.WaitGroup
+	end      func()
 
 	mu      sync.Mutex
 	history map[string][]int
@@ -206,7 +205,7 @@ func samplePods(t *testing.T, path string) *podSampler {
 	if err := k.Get(context.Background(), &l, "ksvc", "-n", ns); err != nil {
 		t.Fatal(err)
 	}
-	s := &podSampler{begin: time.Now(), done: make(chan struct{}), history: map[string][]int{}}
+	s := &podSampler{begin: time.Now(), history: map[string][]int{}}
 	for _, svc := range l.Items {
 		s.services = append(s.services, svc.Metadata.Name)
 	}
@@ -222,41 +221,35 @@ func samplePods(t *testing.T, path string) *podSampler {
 	w, kw := csv.NewWriter(f), csv.NewWriter(kf)
 	_ = w.Write(append([]string{"unix"}, s.services...))
 	_ = kw.Write([]string{"unix", "service", "stable_concurrency", "panic_concurrency", "target_per_pod", "desired_pods", "pods"})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer f.Close()
-		defer kf.Close()
-		tick := time.NewTicker(podEvery)
-		defer tick.Stop()
-		for {
-			at := time.Now()
-			if counts, err := s.count(); err == nil {
-				row := []string{strconv.FormatInt(at.Unix(), 10)}
-				s.mu.Lock()
-				for _, svc := range s.services {
-					s.history[svc] = append(s.history[svc], counts[svc])
-					row = append(row, strconv.Itoa(counts[svc]))
-				}
-				s.mu.Unlock()
-				_ = w.Write(row)
-				w.Flush()
-				if views, err := autoscalerViews(context.Background()); err == nil {
-					v := views[checkoutSvc]
-					s.mu.Lock()
-					s.kpa = append(s.kpa, v)
-					s.mu.Unlock()
-					_ = kw.Write([]string{row[0], checkoutSvc, ff(v.Stable), ff(v.Panic), ff(v.Target), ff(v.Desired), strconv.Itoa(counts[checkoutSvc])})
-					kw.Flush()
-				}
-			}
-			select {
-			case <-s.done:
-				return
-			case <-tick.C:
-			}
+	stop := every(podEvery, func() {
+		at := time.Now()
+		counts, err := s.count()
+		if err != nil {
+			return // a missed sample; the next comes podEvery later
 		}
-	}()
+		row := []string{strconv.FormatInt(at.Unix(), 10)}
+		s.mu.Lock()
+		for _, svc := range s.services {
+			s.history[svc] = append(s.history[svc], counts[svc])
+			row = append(row, strconv.Itoa(counts[svc]))
+		}
+		s.mu.Unlock()
+		_ = w.Write(row)
+		w.Flush()
+		if views, err := autoscalerViews(context.Background()); err == nil {
+			v := views[checkoutSvc]
+			s.mu.Lock()
+			s.kpa = append(s.kpa, v)
+			s.mu.Unlock()
+			_ = kw.Write([]string{row[0], checkoutSvc, ff(v.Stable), ff(v.Panic), ff(v.Target), ff(v.Desired), strconv.Itoa(counts[checkoutSvc])})
+			kw.Flush()
+		}
+	})
+	s.end = func() {
+		stop()
+		f.Close()
+		kf.Close()
+	}
 	return s
 }
 
@@ -279,7 +272,7 @@ func (s *podSampler) count() (map[string]int, error) {
 
 func ff(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
 
-func (s *podSampler) stop() { close(s.done); s.wg.Wait() }
+func (s *podSampler) stop() { s.end() }
 
 // exceeded is the autoscaler's view at the first sample at which
 // checkoutSvc's observed concurrency passed what one pod takes at its

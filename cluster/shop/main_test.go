@@ -21,7 +21,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wdm-knative/webshop/cluster/internal/clustertest"
 	"github.com/wdm-knative/webshop/cluster/internal/kube"
@@ -87,4 +89,26 @@ func psqlIn(ctx context.Context, db string, stmts ...string) (string, error) {
 	out, err := k.Run(ctx, []byte(script), "exec", "-i", "-n", ns, "webshop-postgres-0", "-c", "postgres", "--",
 		"psql", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", databases[db], "-tAXq", "-f", "-")
 	return strings.TrimSpace(string(out)), err
+}
+
+// every calls sample at once and then every interval, until the stop it
+// returns is called; stop returns once the last sample has ended.
+func every(interval time.Duration, sample func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

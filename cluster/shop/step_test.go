@@ -110,42 +110,29 @@ func checkoutPods() ([]kube.Object, error) {
 // podWatch keeps the last state of every checkout-path pod not in before,
 // read every second.
 type podWatch struct {
-	done chan struct{}
-	wg   sync.WaitGroup
+	end  func()
 	mu   sync.Mutex
 	pods map[string]kube.Object
 }
 
 func watchNewPods(before map[string]bool) *podWatch {
-	w := &podWatch{done: make(chan struct{}), pods: map[string]kube.Object{}}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			pods, _ := checkoutPods() // a missed read is taken again a second later
-			for _, p := range pods {
-				if !before[p.Metadata.Name] {
-					w.mu.Lock()
-					w.pods[p.Metadata.Name] = p
-					w.mu.Unlock()
-				}
-			}
-			select {
-			case <-w.done:
-				return
-			case <-tick.C:
+	w := &podWatch{pods: map[string]kube.Object{}}
+	w.end = every(time.Second, func() {
+		pods, _ := checkoutPods() // a missed read is taken again a second later
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, p := range pods {
+			if !before[p.Metadata.Name] {
+				w.pods[p.Metadata.Name] = p
 			}
 		}
-	}()
+	})
 	return w
 }
 
 // stop ends the watch and returns the new pods, oldest first.
 func (w *podWatch) stop() []kube.Object {
-	close(w.done)
-	w.wg.Wait()
+	w.end()
 	pods := slices.Collect(maps.Values(w.pods))
 	slices.SortFunc(pods, func(a, b kube.Object) int { return a.Metadata.CreationTimestamp.Compare(b.Metadata.CreationTimestamp) })
 	return pods
