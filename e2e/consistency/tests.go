@@ -17,13 +17,7 @@ import (
 func Course(t testing.TB, c *shopclient.Client, retry bool) (Workload, *Outcome) {
 	t.Helper()
 	w := Build(t, c, CourseShape(), 1)
-	ctx, cancel := context.WithTimeout(context.Background(), checkoutBudget(retry))
-	defer cancel()
-	out := NewOutcome()
-	CheckoutAll(ctx, c, out, w.Orders, 1000, 1, retry)
-	unavailable(t, out, retry)
-	answered(t, w, out)
-	a := Audit(t, c, w, out)
+	out, a := checkOut(t, c, w, 1000, 1, retry)
 	ok := 0
 	for _, code := range out.Answers {
 		if code == 200 {
@@ -46,17 +40,25 @@ func Course(t testing.TB, c *shopclient.Client, retry bool) (Workload, *Outcome)
 func ManyItemsTwice(t testing.TB, c *shopclient.Client, retry bool) (Workload, *Outcome) {
 	t.Helper()
 	w := Build(t, c, ManyItems(600), 2)
-	ctx, cancel := context.WithTimeout(context.Background(), checkoutBudget(retry))
-	defer cancel()
-	out := NewOutcome()
-	CheckoutAll(ctx, c, out, w.Orders, 256, 2, retry)
-	unavailable(t, out, retry)
-	answered(t, w, out)
-	a := Audit(t, c, w, out)
+	out, a := checkOut(t, c, w, 256, 2, retry)
 	if a.PaidOrders == 0 || a.PaidOrders == len(w.Orders) {
 		t.Errorf("%d of %d orders paid: the workload must mix successes and failures", a.PaidOrders, len(w.Orders))
 	}
 	return w, out
+}
+
+// checkOut checks every order of w out `times` over with `callers`
+// clients within checkoutBudget, fails the test on lost answers (and on 5xx
+// without retry), and audits the shop afterwards.
+func checkOut(t testing.TB, c *shopclient.Client, w Workload, callers, times int, retry bool) (*Outcome, shopclient.Audit) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), checkoutBudget(retry))
+	defer cancel()
+	out := NewOutcome()
+	CheckoutAll(ctx, c, out, w.Orders, callers, times, retry)
+	unavailable(t, out, retry)
+	answered(t, w, out)
+	return out, Audit(t, c, w, out)
 }
 
 // checkoutBudget is how long the callers of a run may take. With retry
