@@ -276,7 +276,8 @@ func TestRemoveConcurrently(t *testing.T) {
 	if got[200] != 1 || got[200]+got[400]+got[404] != 20 {
 		t.Fatalf("20 removes at once = statuses %v, want one 200 and the rest 400 or 404", got)
 	}
-	if n := s.count(t, `SELECT count(*) FROM orders WHERE id = '`+id+`'`) + s.count(t, `SELECT count(*) FROM order_items WHERE order_id = '`+id+`'`); n != 0 {
-		t.Fatalf("%d rows of the removed order left", n)
+	left := functiontest.Int(t, s.order.DB, `SELECT (SELECT count(*) FROM orders WHERE id = $1) + (SELECT count(*) FROM order_items WHERE order_id = $1)`, id)
+	if left != 0 {
+		t.Fatalf("%d rows of the removed order left", left)
 	}
 }
