@@ -189,7 +189,7 @@ func locustTotals(t *testing.T, path string) map[string]string {
 type podSampler struct {
 	begin    time.Time
 	services []string
-	end      func()
+	stop     func() // ends the sampling and closes the CSV files
 
 	mu      sync.Mutex
 	history map[string][]int
@@ -245,7 +245,7 @@ func samplePods(t *testing.T, path string) *podSampler {
 			kw.Flush()
 		}
 	})
-	s.end = func() {
+	s.stop = func() {
 		stop()
 		f.Close()
 		kf.Close()
@@ -271,8 +271,6 @@ func (s *podSampler) count() (map[string]int, error) {
 }
 
 func ff(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
-
-func (s *podSampler) stop() { s.end() }
 
 // exceeded is the autoscaler's view at the first sample at which
 // checkoutSvc's observed concurrency passed what one pod takes at its
